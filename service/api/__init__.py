@@ -1,0 +1,1 @@
+"""The HTTP front: thin routes over the domain modules."""

@@ -1,0 +1,81 @@
+"""The FastAPI application: lifespan (engine), error mapping, routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from service import __version__
+from service.api import routes_health, routes_layers
+from service.database import make_engine, make_sessionmaker
+from service.errors import GebiedscheckError, status_for
+from service.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Gebiedscheck Assen answers planners' questions about the areas of the Omgevingsvisie of the
+municipality of Assen (in force 26-02-2026): which zones, what the Omgevingsvisie asks there,
+distance to Natura 2000, and the urban heat island.
+
+**Data honesty**: the default geometries are *indicatief* — drawn by hand from public knowledge by
+Gebiedscheck Assen, not the official Geo-Informatieobjecten (GIO) of the Omgevingsvisie. Each layer
+states its provenance and accuracy; official data replaces them through the same loading path.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Gebiedscheck Assen",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(GebiedscheckError)
+    async def domain_error(request: Request, exc: GebiedscheckError) -> JSONResponse:
+        status = status_for(exc)
+        log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s: %s (cause: %r)",
+                request.method, request.url.path, exc.detail, exc.cause)
+        return JSONResponse(status_code=status, content={"detail": exc.detail})
+
+    @app.exception_handler(OperationalError)
+    async def db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+        return JSONResponse(status_code=503, content={"detail": "the database is unavailable; try again later"})
+
+    @app.exception_handler(DBAPIError)
+    async def db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        log.exception("%s %s: database error", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(status_code=500, content={"detail": "internal database error"})
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
+            problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+        return JSONResponse(status_code=422, content={"detail": "; ".join(problems)})
+
+    app.include_router(routes_health.router)
+    app.include_router(routes_layers.router)
+    return app

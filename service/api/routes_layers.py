@@ -1,0 +1,24 @@
+"""GET /layers and /layers/{slug}: the layer catalogue."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path
+
+from service import catalog
+from service.api.deps import SessionDep
+from service.schemas import LayerSummary
+
+router = APIRouter(prefix="/layers", tags=["layers"])
+
+SlugPath = Path(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Layer slug, e.g. 'havenkwartier'")
+
+
+@router.get("", response_model=list[LayerSummary], summary="Every layer, the heat raster included")
+def list_layers(session: SessionDep) -> list[LayerSummary]:
+    return catalog.list_layers(session)
+
+
+@router.get("/{slug}", response_model=LayerSummary, summary="One layer with its current version",
+            responses={404: {"description": "No such layer"}})
+def get_layer(session: SessionDep, slug: str = SlugPath) -> LayerSummary:
+    return catalog.get_layer(session, slug)

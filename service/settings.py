@@ -1,0 +1,56 @@
+"""One settings class for the whole service (environment prefix ``GEBIEDSCHECK_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gebiedscheck"
+
+
+class Settings(BaseSettings):
+    """Configuration, read from the environment (and an optional ``.env`` file).
+
+    ``DATABASE_URL`` (no prefix, the usual ``postgresql://user@host:port/db`` form) picks the database.
+    When it is not set, the local PostgreSQL on 127.0.0.1:5432 is used, and when nothing answers there a
+    private cluster is started from the local PostgreSQL + PostGIS binaries (see ``service.embedded``).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="GEBIEDSCHECK_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "GEBIEDSCHECK_DATABASE_URL")
+    )
+    layers_dir: Path = PROJECT_ROOT / "layers"
+    data_dir: Path = PROJECT_ROOT / "data"
+    embedded_port: int = 54329
+    pg_bin_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    pool_size: int = 5
+    statement_timeout_ms: int = 30_000
+    log_level: str = "info"
+    loaded_by: str = Field(default="gebiedscheck", description="Recorded as created_by of layer versions")
+
+    @property
+    def explicit_database(self) -> bool:
+        return self.database_url is not None
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or DEFAULT_DATABASE_URL
+
+    @property
+    def raster_store(self) -> Path:
+        return self.data_dir / "rasters"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,75 @@
+"""Fixtures: a throwaway PostGIS database per test session, never the user's data.
+
+The server is the one ``DATABASE_URL`` points to (or the local default / a private cluster, as the
+service itself would pick); the database is always a new ``gebiedscheck_test_<random>`` that is
+created, migrated, loaded with the default layers and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from service.database import drop_database, init_database, make_engine, make_sessionmaker, session_scope
+from service.embedded import resolve_database_url
+from service.loading import LoadResult, load_defaults
+from service.settings import PROJECT_ROOT, Settings
+
+DATA = Path(__file__).parent / "data"
+
+
+def throwaway_url(server_url: str, prefix: str = "gebiedscheck_test") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    base = os.environ.get("TEST_DATABASE_URL") or resolve_database_url(Settings(_env_file=None))
+    return base
+
+
+@pytest.fixture(scope="session")
+def db_url(server_url: str) -> Iterator[str]:
+    url = throwaway_url(server_url)
+    init_database(url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=db_url,
+        layers_dir=PROJECT_ROOT / "layers",
+        data_dir=tmp_path_factory.mktemp("data"),
+        loaded_by="pytest",
+    )
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def loaded(engine: Engine, settings: Settings) -> list[LoadResult]:
+    """The default layers, loaded once for the session."""
+    with session_scope(engine) as session:
+        return load_defaults(session, settings=settings)
+
+
+@pytest.fixture
+def session(engine: Engine, loaded: list[LoadResult]) -> Iterator[Session]:
+    with make_sessionmaker(engine)() as s:
+        yield s

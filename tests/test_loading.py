@@ -1,0 +1,148 @@
+"""Loading: validation before writing, all-or-nothing, versions never lost, idempotent reloads."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from service.database import drop_database, init_database, make_engine, session_scope
+from service.errors import LayerLoadError, ManifestError
+from service.loading import load_defaults, read_vector
+from service.settings import Settings
+from tests.conftest import DATA, throwaway_url
+
+MANIFEST_HEAD = 'omgevingsvisie = "test"\nomgevingsvisie_in_werking = "2026-02-26"\n'
+
+
+def layer_entry(slug: str, file: str) -> str:
+    return (
+        f'[[layer]]\nslug = "{slug}"\ntitle = "{slug}"\nfile = "{file}"\ndescription = "test"\n'
+        f'provenance = "indicatief — test"\nlicence = "CC0"\n'
+    )
+
+
+@pytest.fixture
+def store(server_url: str, tmp_path: Path):
+    """An empty migrated database with its own layers dir and data dir."""
+    url = throwaway_url(server_url, prefix="gebiedscheck_test_load")
+    init_database(url)
+    layers = tmp_path / "layers"
+    layers.mkdir()
+    settings = Settings(_env_file=None, database_url=url, layers_dir=layers, data_dir=tmp_path / "data",
+                        loaded_by="pytest")
+    engine = make_engine(settings)
+    yield settings, engine
+    engine.dispose()
+    drop_database(url)
+
+
+def counts(engine: Engine) -> tuple[int, int, int]:
+    with engine.connect() as conn:
+        return tuple(  # type: ignore[return-value]
+            conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("layers", "layer_versions", "features")
+        )
+
+
+def write_manifest(settings: Settings, *entries: str) -> None:
+    (settings.layers_dir / "manifest.toml").write_text(MANIFEST_HEAD + "\n".join(entries), encoding="utf-8")
+
+
+def load(settings: Settings, engine: Engine):
+    with session_scope(engine) as session:
+        return load_defaults(session, settings=settings)
+
+
+def test_load_reload_and_new_version(store) -> None:
+    settings, engine = store
+    shutil.copy(DATA / "two_squares.gpkg", settings.layers_dir / "vakken.gpkg")
+    write_manifest(settings, layer_entry("vakken", "vakken.gpkg"))
+    first = load(settings, engine)
+    assert [(r.slug, r.status, r.version, r.feature_count) for r in first] == [("vakken", "created", 1, 2)]
+    again = load(settings, engine)
+    assert again[0].status == "unchanged" and again[0].version == 1
+    assert counts(engine) == (1, 1, 2)
+    # A changed file becomes version 2; version 1 and its features stay.
+    import geopandas as gpd
+
+    one = gpd.read_file(DATA / "two_squares.gpkg").iloc[[1]]
+    (settings.layers_dir / "vakken.gpkg").unlink()
+    one.to_file(settings.layers_dir / "vakken.gpkg", driver="GPKG")
+    second = load(settings, engine)
+    assert (second[0].status, second[0].version, second[0].feature_count) == ("created", 2, 1)
+    assert counts(engine) == (1, 2, 3)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT number, status FROM layer_versions ORDER BY number")).all()
+        assert [tuple(r) for r in rows] == [(1, "superseded"), (2, "current")]
+        area = conn.execute(text(
+            "SELECT sum(ST_Area(f.geom)) FROM features f JOIN layers l ON l.current_version_id = f.version_id"
+        )).scalar_one()
+        assert area == pytest.approx(10_000.0)
+
+
+@pytest.mark.parametrize(
+    ("file", "reason"),
+    [
+        ("missing.gpkg", "file not found"),
+        ("not_a_layer.gpkg", "cannot be read"),
+        ("bowtie.gpkg", "Self-intersection"),
+        ("points.gpkg", "not a polygon"),
+        ("no_crs/no_crs.shp", "no coordinate reference system"),
+    ],
+)
+def test_bad_manifest_entry_stops_load_and_changes_nothing(store, file: str, reason: str) -> None:
+    import geopandas as gpd
+
+    settings, engine = store
+    shutil.copy(DATA / "two_squares.gpkg", settings.layers_dir / "goed.gpkg")
+    write_manifest(settings, layer_entry("goed", "goed.gpkg"))
+    load(settings, engine)
+    before = counts(engine)
+    src = DATA / file
+    if src.exists():
+        target = settings.layers_dir / file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for f in src.parent.glob(src.stem + ".*"):
+            shutil.copy(f, target.parent / f.name)
+    # The good layer changed too: even its valid new version must not be written.
+    (settings.layers_dir / "goed.gpkg").unlink()
+    gpd.read_file(DATA / "two_squares.gpkg").iloc[[0]].to_file(settings.layers_dir / "goed.gpkg")
+    write_manifest(settings, layer_entry("goed", "goed.gpkg"), layer_entry("fout", file))
+    with pytest.raises(LayerLoadError) as info:
+        load(settings, engine)
+    assert Path(file).name in info.value.detail
+    assert reason in info.value.detail
+    assert counts(engine) == before
+
+
+def test_partial_failure_rolls_back_earlier_layers(store) -> None:
+    """Layer 1 is new and valid, layer 2 invalid: layer 1 must not be stored either."""
+    settings, engine = store
+    shutil.copy(DATA / "two_squares.gpkg", settings.layers_dir / "goed.gpkg")
+    shutil.copy(DATA / "bowtie.gpkg", settings.layers_dir / "fout.gpkg")
+    write_manifest(settings, layer_entry("goed", "goed.gpkg"), layer_entry("fout", "fout.gpkg"))
+    with pytest.raises(LayerLoadError, match="fout.gpkg"):
+        load(settings, engine)
+    assert counts(engine) == (0, 0, 0)
+
+
+def test_manifest_errors(store) -> None:
+    settings, engine = store
+    with pytest.raises(ManifestError, match="manifest not found"):
+        load(settings, engine)
+    (settings.layers_dir / "manifest.toml").write_text("this is = = not toml")
+    with pytest.raises(ManifestError, match="not valid TOML"):
+        load(settings, engine)
+    write_manifest(settings, layer_entry("Bad Slug", "x.gpkg"))
+    with pytest.raises(ManifestError, match="slug"):
+        load(settings, engine)
+
+
+def test_read_vector_reports_reason_and_location() -> None:
+    with pytest.raises(LayerLoadError) as info:
+        read_vector(DATA / "bowtie.gpkg")
+    assert "Vlinderdas" in info.value.detail
+    assert "233100 557100" in info.value.detail  # where the ring crosses itself
