@@ -24,24 +24,40 @@ def _summary(row: Any) -> LayerSummary:
     version = None
     if m["number"] is not None:
         version = VersionSummary(
-            number=m["number"], created_at=m["created_at"], created_by=m["created_by"],
-            source_name=m["source_name"], source_sha256=m["source_sha256"],
-            source_identifier=m["source_identifier"], feature_count=m["feature_count"],
-            total_area_m2=m["total_area_m2"], status=m["status"], note=m["note"],
+            number=m["number"],
+            created_at=m["created_at"],
+            created_by=m["created_by"],
+            source_name=m["source_name"],
+            source_sha256=m["source_sha256"],
+            source_identifier=m["source_identifier"],
+            feature_count=m["feature_count"],
+            total_area_m2=m["total_area_m2"],
+            status=m["status"],
+            note=m["note"],
         )
     raster = None
     if m["kind"] == "raster" and version is not None:
         meta = dict(m["metadata"] or {})
-        raster = {k: meta.get(k) for k in ("crs", "cell_size_m", "width", "height", "bounds", "nodata",
-                                           "min", "max", "mean", "unit")}
+        raster = {
+            k: meta.get(k)
+            for k in ("crs", "cell_size_m", "width", "height", "bounds", "nodata", "min", "max", "mean", "unit")
+        }
     return LayerSummary(
-        slug=m["slug"], title=m["title"], kind=m["kind"], category=m["category"], description=m["description"],
+        slug=m["slug"],
+        title=m["title"],
+        kind=m["kind"],
+        category=m["category"],
+        description=m["description"],
         version=version.number if version else None,
         feature_count=version.feature_count if version else 0,
         provenance=Provenance(
-            statement=m["provenance"], indicative=m["indicative"],
-            label="indicatief" if m["indicative"] else "officieel", gio=m["gio"], licence=m["licence"],
-            accuracy_m=m["accuracy_m"], accuracy_note=m["accuracy_note"],
+            statement=m["provenance"],
+            indicative=m["indicative"],
+            label="indicatief" if m["indicative"] else "officieel",
+            gio=m["gio"],
+            licence=m["licence"],
+            accuracy_m=m["accuracy_m"],
+            accuracy_note=m["accuracy_note"],
         ),
         policy=Policy(section=m["policy_section"], summary=m["policy_summary"]),
         current_version=version,

@@ -14,8 +14,11 @@ from rich.table import Table
 from service.errors import GebiedscheckError
 from service.settings import Settings, get_settings
 
-app = typer.Typer(help="Gebiedscheck Assen: gebieden van de Omgevingsvisie, Natura 2000 en hitte-eiland.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Gebiedscheck Assen: gebieden van de Omgevingsvisie, Natura 2000 en hitte-eiland.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database beheren.", no_args_is_help=True)
 layers_app = typer.Typer(help="Kaartlagen laden en tonen.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -41,8 +44,9 @@ def _fail(exc: GebiedscheckError) -> None:
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Meer meldingen tonen.")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @db_app.command("init")
@@ -76,8 +80,7 @@ def layers_load_defaults() -> None:
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task("Lagen controleren", total=total)
             with session_scope(engine) as session:
-                results = load_defaults(session, settings=settings,
-                                        progress=lambda _slug: progress.advance(task))
+                results = load_defaults(session, settings=settings, progress=lambda _slug: progress.advance(task))
         engine.dispose()
     except GebiedscheckError as exc:
         err.print("De database is niet gewijzigd.")
@@ -87,8 +90,14 @@ def layers_load_defaults() -> None:
     for col in ("laag", "soort", "versie", "objecten", "resultaat", "bestand"):
         table.add_column(col)
     for r in results:
-        table.add_row(r.slug, r.kind, str(r.version), str(r.feature_count),
-                      "nieuwe versie" if r.status == "created" else "ongewijzigd", r.source_name)
+        table.add_row(
+            r.slug,
+            r.kind,
+            str(r.version),
+            str(r.feature_count),
+            "nieuwe versie" if r.status == "created" else "ongewijzigd",
+            r.source_name,
+        )
     out.print(table)
 
 
@@ -110,15 +119,22 @@ def layers_list(
         _fail(exc)
         return
     if as_json:
-        sys.stdout.write(json.dumps([layer.model_dump(mode="json") for layer in layers], indent=2,
-                                    ensure_ascii=False) + "\n")
+        sys.stdout.write(
+            json.dumps([layer.model_dump(mode="json") for layer in layers], indent=2, ensure_ascii=False) + "\n"
+        )
         return
     table = Table(title="Kaartlagen")
     for col in ("laag", "titel", "soort", "versie", "objecten", "herkomst"):
         table.add_column(col)
     for layer in layers:
-        table.add_row(layer.slug, layer.title, layer.kind, str(layer.version or "-"), str(layer.feature_count),
-                      layer.provenance.label)
+        table.add_row(
+            layer.slug,
+            layer.title,
+            layer.kind,
+            str(layer.version or "-"),
+            str(layer.feature_count),
+            layer.provenance.label,
+        )
     out.print(table)
 
 

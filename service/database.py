@@ -98,9 +98,7 @@ def ensure_postgis(url: str) -> str:
     """Create the postgis extension when missing; returns the PostGIS version."""
     try:
         with psycopg.connect(libpq_url(url), autocommit=True, connect_timeout=5) as conn:
-            available = conn.execute(
-                "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'"
-            ).fetchone()
+            available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone()
             if not available:
                 raise ConfigurationError(
                     "PostGIS is not installed on this PostgreSQL server. Install it "

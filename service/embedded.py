@@ -8,6 +8,7 @@ pytest-postgresql does). Where there are no binaries, we stop with a message nam
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import os
 import shutil
@@ -61,15 +62,32 @@ def _run_as_owner(cmd: list[str], owner: str | None) -> subprocess.CompletedProc
     return subprocess.run(cmd, capture_output=True, text=True)
 
 
+def cluster_dir(settings: Settings) -> Path:
+    """``<data_dir>/pg``; as root (postgres refuses to run as root, so the ``postgres`` user runs it) a
+    directory under /var/tmp when the ``postgres`` user cannot reach the project's data directory."""
+    datadir = (settings.data_dir / "pg").resolve()
+    if os.geteuid() != 0:
+        return datadir
+    probe = datadir.parent
+    while not probe.exists():
+        probe = probe.parent
+    reachable = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(probe)]).returncode == 0
+    if reachable:
+        return datadir
+    key = hashlib.sha256(str(datadir).encode()).hexdigest()[:12]
+    return Path("/var/tmp/gebiedscheck") / key / "pg"
+
+
 def start_private_cluster(settings: Settings) -> str:
     """Start (initialising when needed) a cluster in ``<data_dir>/pg``; returns its DATABASE_URL."""
     pg_bin = find_pg_bin(settings)
     if pg_bin is None:
-        raise ConfigurationError("No PostgreSQL answers on 127.0.0.1:5432 and no PostgreSQL binaries were found. "
-                                 + WAYS_OUT)
+        raise ConfigurationError(
+            "No PostgreSQL answers on 127.0.0.1:5432 and no PostgreSQL binaries were found. " + WAYS_OUT
+        )
     if not postgis_installed(pg_bin):
         raise ConfigurationError(f"PostgreSQL binaries found in {pg_bin}, but PostGIS is not installed. " + WAYS_OUT)
-    datadir = (settings.data_dir / "pg").resolve()
+    datadir = cluster_dir(settings)
     port = settings.embedded_port
     url = f"postgresql://postgres@127.0.0.1:{port}/gebiedscheck"
     if server_answers(url, timeout=2):
@@ -79,7 +97,6 @@ def start_private_cluster(settings: Settings) -> str:
     datadir.mkdir(parents=True, exist_ok=True)
     if owner:
         shutil.chown(datadir, user=owner)
-        shutil.chown(datadir.parent, user=owner)
     if not (datadir / "PG_VERSION").exists():
         log.info("initialising a private PostgreSQL cluster in %s", datadir)
         res = _run_as_owner(
@@ -89,8 +106,15 @@ def start_private_cluster(settings: Settings) -> str:
             raise ConfigurationError(f"initdb failed: {res.stderr.strip()[-400:]}. " + WAYS_OUT)
     res = _run_as_owner(
         [
-            str(pg_bin / "pg_ctl"), "-D", str(datadir), "-l", str(datadir / "server.log"), "-w", "start",
-            "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {datadir}",
+            str(pg_bin / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-l",
+            str(datadir / "server.log"),
+            "-w",
+            "start",
+            "-o",
+            f"-p {port} -c listen_addresses=127.0.0.1 -k {datadir}",
         ],
         owner,
     )
@@ -102,6 +126,16 @@ def start_private_cluster(settings: Settings) -> str:
             return url
         time.sleep(0.2)
     raise ConfigurationError(f"the private cluster in {datadir} did not start. " + WAYS_OUT)
+
+
+def stop_private_cluster(settings: Settings) -> None:
+    """Stop the private cluster in ``<data_dir>/pg`` if it runs (fast shutdown)."""
+    pg_bin = find_pg_bin(settings)
+    datadir = cluster_dir(settings)
+    if pg_bin is None or not (datadir / "postmaster.pid").exists():
+        return
+    owner = "postgres" if os.geteuid() == 0 else None
+    _run_as_owner([str(pg_bin / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"], owner)
 
 
 def resolve_database_url(settings: Settings | None = None) -> str:

@@ -56,5 +56,5 @@ def status_for(exc: GebiedscheckError) -> int:
     """The HTTP status of an exception: the entry of its nearest class in :data:`STATUS_CODES`."""
     for cls in type(exc).__mro__:
         if cls in STATUS_CODES:
-            return STATUS_CODES[cls]  # type: ignore[index]
+            return STATUS_CODES[cls]
     return 500

@@ -106,8 +106,9 @@ def _check_readable(path: Path) -> None:
         raise LayerLoadError(f"{path.name}: not a file ({path})")
 
 
-def read_vector(path: Path, *, name_field: str = "name", id_field: str | None = None,
-                layer: str | None = None) -> PreparedVector:
+def read_vector(
+    path: Path, *, name_field: str = "name", id_field: str | None = None, layer: str | None = None
+) -> PreparedVector:
     """Read and validate a polygon layer: known CRS, polygonal, non-empty, valid, inside the RD area."""
     import geopandas as gpd
     import pyogrio
@@ -136,9 +137,7 @@ def read_vector(path: Path, *, name_field: str = "name", id_field: str | None = 
     if len(gdf) == 0:
         raise LayerLoadError(f"{path.name}: the layer has no features")
     if name_field not in gdf.columns:
-        raise LayerLoadError(
-            f"{path.name}: no name field {name_field!r} (fields: {', '.join(map(str, gdf.columns))})"
-        )
+        raise LayerLoadError(f"{path.name}: no name field {name_field!r} (fields: {', '.join(map(str, gdf.columns))})")
 
     prepared = PreparedVector(path=path, sha256=file_sha256(path))
     problems: list[str] = []
@@ -163,11 +162,7 @@ def read_vector(path: Path, *, name_field: str = "name", id_field: str | None = 
         if bx0 < minx or by0 < miny or bx1 > maxx or by1 > maxy:
             problems.append(f"{label}: lies outside the area of use of EPSG:28992 (bounds {geom.bounds})")
             continue
-        props = {
-            str(k): _plain(getattr(row, k))
-            for k in gdf.columns
-            if k not in ("geometry", name_field)
-        }
+        props = {str(k): _plain(getattr(row, k)) for k in gdf.columns if k not in ("geometry", name_field)}
         fid = str(_plain(getattr(row, id_field))) if id_field else slugify(str(raw_name))
         base, n = fid, 2
         while fid in seen:
@@ -175,8 +170,9 @@ def read_vector(path: Path, *, name_field: str = "name", id_field: str | None = 
         seen.add(fid)
         multi = geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
         prepared.features.append(
-            PreparedFeature(fid=fid, name=str(raw_name), properties=props,
-                            wkb=shapely.to_wkb(multi), area_m2=float(multi.area))
+            PreparedFeature(
+                fid=fid, name=str(raw_name), properties=props, wkb=shapely.to_wkb(multi), area_m2=float(multi.area)
+            )
         )
     if problems:
         shown = "; ".join(problems[:MAX_REASONS])
@@ -254,11 +250,26 @@ def upsert_layer(session: Session, spec: ManifestLayer) -> int:
             """
         ),
         {
-            **spec.model_dump(include={"slug", "title", "kind", "category", "description", "policy_section",
-                                       "policy_summary", "provenance", "indicative", "gio", "licence",
-                                       "accuracy_m", "accuracy_note"}),
-            "properties": json.dumps({"gio_expression": spec.gio_expression, "unit": spec.unit,
-                                      "expected_area_ha": spec.expected_area_ha}),
+            **spec.model_dump(
+                include={
+                    "slug",
+                    "title",
+                    "kind",
+                    "category",
+                    "description",
+                    "policy_section",
+                    "policy_summary",
+                    "provenance",
+                    "indicative",
+                    "gio",
+                    "licence",
+                    "accuracy_m",
+                    "accuracy_note",
+                }
+            ),
+            "properties": json.dumps(
+                {"gio_expression": spec.gio_expression, "unit": spec.unit, "expected_area_ha": spec.expected_area_ha}
+            ),
         },
     ).first()
     if row is None:
@@ -294,14 +305,18 @@ def write_version(
     current = _current(session, layer_id)
     is_raster = isinstance(prepared, PreparedRaster)
     count = 1 if is_raster else len(prepared.features)  # type: ignore[union-attr]
-    base = dict(slug=spec.slug, kind=spec.kind, source_name=prepared.path.name, source_sha256=prepared.sha256)
+    base = {"slug": spec.slug, "kind": spec.kind, "source_name": prepared.path.name, "source_sha256": prepared.sha256}
     if current and current[2] == prepared.sha256:
-        fc = session.execute(text("SELECT feature_count FROM layer_versions WHERE id = :id"),
-                             {"id": current[0]}).scalar_one()
+        fc = session.execute(
+            text("SELECT feature_count FROM layer_versions WHERE id = :id"), {"id": current[0]}
+        ).scalar_one()
         return LoadResult(**base, status="unchanged", version=current[1], feature_count=int(fc))
 
-    number = int(session.execute(text("SELECT coalesce(max(number), 0) + 1 FROM layer_versions "
-                                      "WHERE layer_id = :id"), {"id": layer_id}).scalar_one())
+    number = int(
+        session.execute(
+            text("SELECT coalesce(max(number), 0) + 1 FROM layer_versions WHERE layer_id = :id"), {"id": layer_id}
+        ).scalar_one()
+    )
     raster_path = None
     metadata: dict[str, Any] = {}
     total_area = None
@@ -317,9 +332,10 @@ def write_version(
         metadata = prepared.metadata
     else:
         total_area = prepared.total_area_m2
-    version_id = int(session.execute(
-        text(
-            """
+    version_id = int(
+        session.execute(
+            text(
+                """
             INSERT INTO layer_versions (layer_id, number, created_by, source_name, source_sha256,
                                         source_identifier, feature_count, total_area_m2, note,
                                         raster_path, metadata)
@@ -327,11 +343,22 @@ def write_version(
                     :area, :note, :raster_path, CAST(:metadata AS jsonb))
             RETURNING id
             """
-        ),
-        {"layer_id": layer_id, "number": number, "created_by": created_by, "source_name": prepared.path.name,
-         "sha": prepared.sha256, "source_identifier": spec.gio_expression, "count": count, "area": total_area,
-         "note": note, "raster_path": raster_path, "metadata": json.dumps(metadata)},
-    ).scalar_one())
+            ),
+            {
+                "layer_id": layer_id,
+                "number": number,
+                "created_by": created_by,
+                "source_name": prepared.path.name,
+                "sha": prepared.sha256,
+                "source_identifier": spec.gio_expression,
+                "count": count,
+                "area": total_area,
+                "note": note,
+                "raster_path": raster_path,
+                "metadata": json.dumps(metadata),
+            },
+        ).scalar_one()
+    )
     if isinstance(prepared, PreparedVector):
         defaults = feature_defaults or {}
         session.execute(
@@ -340,16 +367,24 @@ def write_version(
                 "(:v, :fid, :name, CAST(:props AS jsonb), ST_Multi(ST_GeomFromWKB(:wkb, 28992)))"
             ),
             [
-                {"v": version_id, "fid": f.fid, "name": f.name,
-                 "props": json.dumps({**defaults, **{k: v for k, v in f.properties.items() if v is not None}}),
-                 "wkb": f.wkb}
+                {
+                    "v": version_id,
+                    "fid": f.fid,
+                    "name": f.name,
+                    "props": json.dumps({**defaults, **{k: v for k, v in f.properties.items() if v is not None}}),
+                    "wkb": f.wkb,
+                }
                 for f in prepared.features
             ],
         )
-    session.execute(text("UPDATE layer_versions SET status = 'superseded' WHERE layer_id = :id AND id <> :v"),
-                    {"id": layer_id, "v": version_id})
-    session.execute(text("UPDATE layers SET current_version_id = :v, updated_at = now() WHERE id = :id"),
-                    {"id": layer_id, "v": version_id})
+    session.execute(
+        text("UPDATE layer_versions SET status = 'superseded' WHERE layer_id = :id AND id <> :v"),
+        {"id": layer_id, "v": version_id},
+    )
+    session.execute(
+        text("UPDATE layers SET current_version_id = :v, updated_at = now() WHERE id = :id"),
+        {"id": layer_id, "v": version_id},
+    )
     log.info("layer %s: version %d (%d features) from %s", spec.slug, number, count, prepared.path.name)
     return LoadResult(**base, status="created", version=number, feature_count=count)
 
@@ -366,8 +401,9 @@ def feature_provenance(spec: ManifestLayer, manifest: Manifest) -> dict[str, Any
     }
 
 
-def load_defaults(session: Session, *, settings: Settings | None = None, created_by: str | None = None,
-                  progress: Any = None) -> list[LoadResult]:
+def load_defaults(
+    session: Session, *, settings: Settings | None = None, created_by: str | None = None, progress: Any = None
+) -> list[LoadResult]:
     """Load every layer of the manifest. All files are validated first; the caller's transaction
     then holds all writes, so a failure anywhere leaves the database as it was."""
     settings = settings or get_settings()
@@ -380,8 +416,14 @@ def load_defaults(session: Session, *, settings: Settings | None = None, created
     results = []
     for spec, prep in prepared:
         results.append(
-            write_version(session, spec=spec, prepared=prep, created_by=created_by or settings.loaded_by,
-                          feature_defaults=feature_provenance(spec, manifest),
-                          note="standaardlaag uit layers/manifest.toml", settings=settings)
+            write_version(
+                session,
+                spec=spec,
+                prepared=prep,
+                created_by=created_by or settings.loaded_by,
+                feature_defaults=feature_provenance(spec, manifest),
+                note="standaardlaag uit layers/manifest.toml",
+                settings=settings,
+            )
         )
     return results

@@ -31,8 +31,9 @@ def store(server_url: str, tmp_path: Path):
     init_database(url)
     layers = tmp_path / "layers"
     layers.mkdir()
-    settings = Settings(_env_file=None, database_url=url, layers_dir=layers, data_dir=tmp_path / "data",
-                        loaded_by="pytest")
+    settings = Settings(
+        _env_file=None, database_url=url, layers_dir=layers, data_dir=tmp_path / "data", loaded_by="pytest"
+    )
     engine = make_engine(settings)
     yield settings, engine
     engine.dispose()
@@ -77,9 +78,9 @@ def test_load_reload_and_new_version(store) -> None:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT number, status FROM layer_versions ORDER BY number")).all()
         assert [tuple(r) for r in rows] == [(1, "superseded"), (2, "current")]
-        area = conn.execute(text(
-            "SELECT sum(ST_Area(f.geom)) FROM features f JOIN layers l ON l.current_version_id = f.version_id"
-        )).scalar_one()
+        area = conn.execute(
+            text("SELECT sum(ST_Area(f.geom)) FROM features f JOIN layers l ON l.current_version_id = f.version_id")
+        ).scalar_one()
         assert area == pytest.approx(10_000.0)
 
 

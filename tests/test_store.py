@@ -25,8 +25,9 @@ def test_init_creates_database_and_is_idempotent(empty_db: str) -> None:
     assert second["created"] is False
     assert first["postgis"].startswith("3.")
     with psycopg.connect(libpq_url(empty_db)) as conn:
-        tables = {r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+        tables = {
+            r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+        }
         assert {"layers", "layer_versions", "features", "alembic_version"} <= tables
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
         geom = conn.execute(
@@ -94,9 +95,15 @@ def test_postgis_index_used_for_intersects(empty_db: str) -> None:
     try:
         with engine.connect() as conn:
             conn.execute(text("SET enable_seqscan = off"))
-            plan = "\n".join(r[0] for r in conn.execute(text(
-                "EXPLAIN SELECT id FROM features WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(233000, 557000), 28992))"
-            )))
+            plan = "\n".join(
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "EXPLAIN SELECT id FROM features "
+                        "WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(233000, 557000), 28992))"
+                    )
+                )
+            )
     finally:
         engine.dispose()
     assert "features_geom_gist" in plan

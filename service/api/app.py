@@ -54,8 +54,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(GebiedscheckError)
     async def domain_error(request: Request, exc: GebiedscheckError) -> JSONResponse:
         status = status_for(exc)
-        log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s: %s (cause: %r)",
-                request.method, request.url.path, exc.detail, exc.cause)
+        log.log(
+            logging.ERROR if status >= 500 else logging.INFO,
+            "%s %s: %s (cause: %r)",
+            request.method,
+            request.url.path,
+            exc.detail,
+            exc.cause,
+        )
         return JSONResponse(status_code=status, content={"detail": exc.detail})
 
     @app.exception_handler(OperationalError)

@@ -29,8 +29,11 @@ def health(engine: EngineDep) -> Any:
         log.warning("health: database unavailable: %s", exc)
         return JSONResponse(
             status_code=503,
-            content={"status": "unavailable", "version": __version__,
-                     "database": {"reachable": False, "detail": "the database does not answer or has no schema"}},
+            content={
+                "status": "unavailable",
+                "version": __version__,
+                "database": {"reachable": False, "detail": "the database does not answer or has no schema"},
+            },
         )
     status = "ok" if state["layers_loaded"] else "empty"
     return {"status": status, "version": __version__, "database": state}

@@ -18,7 +18,11 @@ def list_layers(session: SessionDep) -> list[LayerSummary]:
     return catalog.list_layers(session)
 
 
-@router.get("/{slug}", response_model=LayerSummary, summary="One layer with its current version",
-            responses={404: {"description": "No such layer"}})
+@router.get(
+    "/{slug}",
+    response_model=LayerSummary,
+    summary="One layer with its current version",
+    responses={404: {"description": "No such layer"}},
+)
 def get_layer(session: SessionDep, slug: str = SlugPath) -> LayerSummary:
     return catalog.get_layer(session, slug)

@@ -1,0 +1,1 @@
+"""Folium map builders (overview map, check map), shared by the API, the CLI and the notebooks."""

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what Gebiedscheck Assen needs and is missing: PostGIS (and the GDAL tools) from Debian's
+# packages when we may, and the Python packages into .venv. Idempotent and quiet when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo "$@"
+    else return 1
+    fi
+}
+
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    if [ ! -f /tmp/.gebiedscheck-apt-updated ]; then
+        as_root apt-get update -qq && touch /tmp/.gebiedscheck-apt-updated
+    fi
+    as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+# --- System packages: PostgreSQL + PostGIS, GDAL command-line tools -------------------------------
+pg_major=""
+for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/initdb" ] && pg_major="$(basename "$(dirname "$d")")"
+done
+if command -v apt-get >/dev/null 2>&1; then
+    missing=()
+    if [ -z "$pg_major" ]; then
+        pg_major=15
+        missing+=("postgresql-$pg_major")
+    fi
+    if ! ls /usr/share/postgresql/"$pg_major"/extension/postgis.control >/dev/null 2>&1; then
+        missing+=("postgresql-$pg_major-postgis-3")
+    fi
+    command -v gdalinfo >/dev/null 2>&1 || missing+=("gdal-bin")
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "bootstrap: installing ${missing[*]} (Debian packages)"
+        apt_install "${missing[@]}" || echo "bootstrap: could not install ${missing[*]} (need root);" \
+            "install them yourself, or set DATABASE_URL to a server with PostGIS, or use docker compose" >&2
+    fi
+else
+    echo "bootstrap: no apt-get here; make sure PostgreSQL with PostGIS is available (or set DATABASE_URL)" >&2
+fi
+
+# --- Python packages ---------------------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "bootstrap: creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+    echo "bootstrap: installing Python packages into $VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -e ".[dev]"
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+fi
