@@ -119,6 +119,17 @@ def test_bad_manifest_entry_stops_load_and_changes_nothing(store, file: str, rea
     assert counts(engine) == before
 
 
+def test_bad_raster_entry_changes_nothing(store) -> None:
+    settings, engine = store
+    shutil.copy(DATA / "two_squares.gpkg", settings.layers_dir / "goed.gpkg")
+    shutil.copy(DATA / "not_a_layer.gpkg", settings.layers_dir / "hitte.tif")
+    raster = layer_entry("hitte", "hitte.tif") + 'kind = "raster"\n'
+    write_manifest(settings, layer_entry("goed", "goed.gpkg"), raster)
+    with pytest.raises(LayerLoadError, match=r"hitte\.tif: cannot be read as a raster"):
+        load(settings, engine)
+    assert counts(engine) == (0, 0, 0)
+
+
 def test_partial_failure_rolls_back_earlier_layers(store) -> None:
     """Layer 1 is new and valid, layer 2 invalid: layer 1 must not be stored either."""
     settings, engine = store
