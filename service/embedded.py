@@ -145,5 +145,5 @@ def resolve_database_url(settings: Settings | None = None) -> str:
         return settings.effective_database_url
     if server_answers(settings.effective_database_url):
         return settings.effective_database_url
-    log.warning("no PostgreSQL answers on 127.0.0.1:5432; starting a private cluster")
+    log.warning("no PostgreSQL answers on 127.0.0.1:5432; using a private cluster (port %d)", settings.embedded_port)
     return start_private_cluster(settings)
