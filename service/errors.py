@@ -25,6 +25,10 @@ class InvalidInput(GebiedscheckError):
     """A request parameter or body is wrong (bad coordinates, unknown CRS, ...)."""
 
 
+class TooLarge(InvalidInput):
+    """A request body or geometry over the documented limit."""
+
+
 class LayerLoadError(GebiedscheckError):
     """A layer file could not be loaded: missing, unreadable, wrong CRS, invalid geometry."""
 
@@ -43,7 +47,8 @@ class ConfigurationError(GebiedscheckError):
 
 STATUS_CODES: dict[type[GebiedscheckError], int] = {
     NotFound: 404,
-    InvalidInput: 400,
+    InvalidInput: 422,
+    TooLarge: 413,
     ManifestError: 422,
     LayerLoadError: 422,
     DatabaseUnavailable: 503,

@@ -29,6 +29,7 @@ from service.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 RD_EPSG = 28992
+MAX_PART_VERTICES = 256  # as migration 0002
 # The area of use of EPSG:28992 (the Netherlands, with a margin), in RD metres.
 RD_BOUNDS = (-7_000.0, 289_000.0, 300_000.0, 629_000.0)
 MAX_REASONS = 10
@@ -310,6 +311,8 @@ def write_version(
         fc = session.execute(
             text("SELECT feature_count FROM layer_versions WHERE id = :id"), {"id": current[0]}
         ).scalar_one()
+        if is_raster:
+            ensure_hotspots(session, version_id=current[0], threshold_c=settings.heat_threshold_c)
         return LoadResult(**base, status="unchanged", version=current[1], feature_count=int(fc))
 
     number = int(
@@ -377,6 +380,17 @@ def write_version(
                 for f in prepared.features
             ],
         )
+        session.execute(
+            text(
+                "INSERT INTO feature_parts (feature_id, version_id, geom) "
+                "SELECT id, version_id, (ST_Dump(ST_Subdivide(geom, :n))).geom FROM features WHERE version_id = :v"
+            ),
+            {"v": version_id, "n": MAX_PART_VERTICES},
+        )
+    else:
+        write_hotspots(
+            session, version_id=version_id, raster_path=Path(raster_path or ""), threshold_c=settings.heat_threshold_c
+        )
     session.execute(
         text("UPDATE layer_versions SET status = 'superseded' WHERE layer_id = :id AND id <> :v"),
         {"id": layer_id, "v": version_id},
@@ -387,6 +401,47 @@ def write_version(
     )
     log.info("layer %s: version %d (%d features) from %s", spec.slug, number, count, prepared.path.name)
     return LoadResult(**base, status="created", version=number, feature_count=count)
+
+
+def write_hotspots(session: Session, *, version_id: int, raster_path: Path, threshold_c: float) -> int:
+    """Polygonise the raster's cells at or above ``threshold_c`` into heat_hotspots (subdivided)."""
+    import numpy as np
+    import rasterio
+    import shapely
+    from rasterio.features import shapes
+
+    with rasterio.Env(), rasterio.open(raster_path) as src:
+        band = src.read(1, masked=True)
+        hot = (~np.ma.getmaskarray(band)) & (band.filled(-np.inf) >= threshold_c)
+        polys = [
+            shapely.geometry.shape(geom)
+            for geom, value in shapes(hot.astype("uint8"), mask=hot, transform=src.transform)
+            if value == 1
+        ]
+    if polys:
+        session.execute(
+            text(
+                "INSERT INTO heat_hotspots (version_id, threshold_c, geom) "
+                "SELECT :v, :t, (ST_Dump(ST_Subdivide(ST_GeomFromWKB(:wkb, 28992), :n))).geom"
+            ),
+            [{"v": version_id, "t": threshold_c, "wkb": shapely.to_wkb(p), "n": MAX_PART_VERTICES} for p in polys],
+        )
+    return len(polys)
+
+
+def ensure_hotspots(session: Session, *, version_id: int, threshold_c: float) -> int:
+    """Build the hotspots of a raster version at ``threshold_c`` when they are missing (derived data)."""
+    have = session.execute(
+        text("SELECT 1 FROM heat_hotspots WHERE version_id = :v AND threshold_c = :t LIMIT 1"),
+        {"v": version_id, "t": threshold_c},
+    ).first()
+    if have:
+        return 0
+    path = session.execute(text("SELECT raster_path FROM layer_versions WHERE id = :v"), {"v": version_id}).scalar()
+    if not path or not Path(path).exists():
+        log.warning("raster of version %d is missing at %s; hotspots not built", version_id, path)
+        return 0
+    return write_hotspots(session, version_id=version_id, raster_path=Path(path), threshold_c=threshold_c)
 
 
 def feature_provenance(spec: ManifestLayer, manifest: Manifest) -> dict[str, Any]:

@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 30_000
     log_level: str = "info"
     loaded_by: str = Field(default="gebiedscheck", description="Recorded as created_by of layer versions")
+    # Questions
+    heat_threshold_c: float = Field(
+        default=1.5, description="Default UHI threshold (°C): cells at or above it count as hitte-eiland / hotspot"
+    )
+    natura2000_bands_m: list[float] = Field(
+        default=[500.0, 1000.0, 5000.0, 25000.0],
+        description="Upper edges (inclusive) of the indicative Natura 2000 distance bands; 25 km is AERIUS's range",
+    )
+    max_vertices: int = Field(default=250_000, description="Largest geometry accepted in a request (vertices)")
+    max_body_bytes: int = Field(default=20_000_000, description="Largest request body accepted (bytes)")
+    batch_limit: int = Field(default=1_000, description="Most features in one POST /check/batch")
 
     @property
     def explicit_database(self) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api.app import create_app
+from service.database import HEAD_REVISION
 from service.settings import Settings
 
 
@@ -24,7 +25,7 @@ def test_health_ok(client: TestClient) -> None:
     assert body["status"] == "ok"
     assert body["database"]["reachable"] is True
     assert body["database"]["postgis"].startswith("3.")
-    assert body["database"]["schema_revision"] == "0001"
+    assert body["database"]["schema_revision"] == HEAD_REVISION
     assert body["database"]["layers_loaded"] == 14
 
 

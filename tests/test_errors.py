@@ -7,13 +7,15 @@ from service.errors import (
     LayerLoadError,
     ManifestError,
     NotFound,
+    TooLarge,
     status_for,
 )
 
 
 def test_status_map() -> None:
     assert status_for(NotFound("x")) == 404
-    assert status_for(InvalidInput("x")) == 400
+    assert status_for(InvalidInput("x")) == 422
+    assert status_for(TooLarge("x")) == 413
     assert status_for(LayerLoadError("x")) == 422
     assert status_for(ManifestError("x")) == 422
     assert status_for(DatabaseUnavailable("x")) == 503

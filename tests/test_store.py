@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from service.database import database_state, drop_database, init_database, libpq_url, make_engine
+from service.database import HEAD_REVISION, database_state, drop_database, init_database, libpq_url, make_engine
 from service.settings import Settings
 from tests.conftest import throwaway_url
 
@@ -29,7 +29,7 @@ def test_init_creates_database_and_is_idempotent(empty_db: str) -> None:
             r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
         }
         assert {"layers", "layer_versions", "features", "alembic_version"} <= tables
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD_REVISION,)
         geom = conn.execute(
             "SELECT type, srid FROM geometry_columns WHERE f_table_name = 'features' AND f_geometry_column = 'geom'"
         ).fetchone()
@@ -74,7 +74,7 @@ def test_database_state_of_empty_store(empty_db: str) -> None:
     finally:
         engine.dispose()
     assert state["reachable"] is True
-    assert state["schema_revision"] == "0001"
+    assert state["schema_revision"] == HEAD_REVISION
     assert state["layers"] == 0
 
 
@@ -107,3 +107,12 @@ def test_postgis_index_used_for_intersects(empty_db: str) -> None:
     finally:
         engine.dispose()
     assert "features_geom_gist" in plan
+
+
+def test_head_revision_constant_matches_migrations() -> None:
+    from alembic.script import ScriptDirectory
+
+    from service.database import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("postgresql://x@localhost/x"))
+    assert script.get_current_head() == HEAD_REVISION

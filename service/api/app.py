@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from service import __version__
-from service.api import routes_health, routes_layers
+from service.api import routes_health, routes_layers, routes_questions
 from service.database import make_engine, make_sessionmaker
 from service.errors import GebiedscheckError, status_for
 from service.settings import Settings, get_settings
@@ -84,4 +84,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(routes_health.router)
     app.include_router(routes_layers.router)
+    app.include_router(routes_questions.router)
     return app

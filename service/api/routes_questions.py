@@ -1,0 +1,115 @@
+"""The planners' questions: zones at a location, Natura 2000 distance, heat, and the quickscan."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+
+from service import check as check_mod
+from service import heat, zones
+from service.api.deps import SessionDep, SettingsDep
+from service.api.params import GEOJSON_BODY, JsonBody, LocationDep
+from service.geo import parse_geojson
+from service.report import render_check_html
+from service.validation import validate_polygonal
+
+router = APIRouter(tags=["questions"])
+Threshold = Annotated[
+    float | None, Query(description="UHI threshold in °C (default: GEBIEDSCHECK_HEAT_THRESHOLD_C, 1.5)")
+]
+Crs = Annotated[str | None, Query(description="CRS of the body: EPSG:4326 (default, RFC 7946) or EPSG:28992")]
+Repair = Annotated[bool, Query(description="Repair an invalid polygon with ST_MakeValid and report the area change")]
+
+
+@router.get(
+    "/zones/at",
+    response_model=zones.ZonesAnswer,
+    summary="Every zone at a location",
+    description="Every layer whose current version contains the point. A point on a zone boundary counts as "
+    "inside; a point in a hole is outside. ",
+)
+def zones_at(session: SessionDep, loc: LocationDep) -> zones.ZonesAnswer:
+    return zones.zones_at(session, loc)
+
+
+@router.get(
+    "/natura2000/distance",
+    response_model=zones.Natura2000Answer,
+    summary="Distance to the nearest Natura 2000 area",
+    description="Exact distance in metres to the nearest Natura 2000 polygon edge (0 inside), with an indicative "
+    "distance band (upper edges inclusive; default 500 m, 1 km, 5 km, 25 km). Not an AERIUS calculation.",
+)
+def natura2000_distance(session: SessionDep, settings: SettingsDep, loc: LocationDep) -> zones.Natura2000Answer:
+    return zones.natura2000_distance(session, loc, settings=settings)
+
+
+@router.get("/heat/at", response_model=heat.HeatAtAnswer, summary="UHI value of the cell at a location")
+def heat_at(session: SessionDep, settings: SettingsDep, loc: LocationDep, threshold_c: Threshold = None) -> Any:
+    return heat.heat_at(session, loc, threshold_c=threshold_c, settings=settings)
+
+
+@router.get("/heat/overlap", response_model=heat.HeatZoneRow, summary="Heat statistics of a zone")
+def heat_overlap_zone(
+    session: SessionDep,
+    settings: SettingsDep,
+    layer: Annotated[str, Query(description="Layer slug", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")],
+    feature_id: Annotated[str, Query(description="Feature id within the layer", max_length=200)],
+    threshold_c: Threshold = None,
+) -> Any:
+    return heat.heat_of_feature(session, layer=layer, feature_id=feature_id, threshold_c=threshold_c, settings=settings)
+
+
+@router.post(
+    "/heat/overlap",
+    response_model=heat.HeatStats,
+    summary="Heat statistics of a polygon",
+    description="Coverage-weighted: partial cells count by the fraction the polygon covers (as exactextract).",
+    openapi_extra=GEOJSON_BODY,
+)
+def heat_overlap_polygon(
+    session: SessionDep,
+    settings: SettingsDep,
+    body: JsonBody,
+    crs: Crs = None,
+    threshold_c: Threshold = None,
+    repair: Repair = False,
+) -> Any:
+    parsed = parse_geojson(body, crs=crs, max_vertices=settings.max_vertices)
+    if parsed.geom.geom_type not in ("Polygon", "MultiPolygon"):
+        from service.errors import InvalidInput
+
+        raise InvalidInput(f"heat overlap needs a Polygon or MultiPolygon, not a {parsed.geom.geom_type}")
+    geom, _ = validate_polygonal(session, parsed.geom, repair=repair)
+    return heat.heat_overlap(session, geom, threshold_c=threshold_c, settings=settings)
+
+
+@router.get("/heat/zones", response_model=list[heat.HeatZoneRow], summary="Every zone, hottest first")
+def heat_zones(session: SessionDep, settings: SettingsDep, threshold_c: Threshold = None) -> Any:
+    return heat.heat_zones(session, threshold_c=threshold_c, settings=settings)
+
+
+@router.post(
+    "/check",
+    response_model=check_mod.CheckReport,
+    summary="Quickscan of an initiative (GeoJSON Feature: Point or Polygon)",
+    description="Zones with overlap and what the Omgevingsvisie asks there, Natura 2000, heat and warnings. "
+    "`f=html` returns the same report as a Dutch HTML page.",
+    openapi_extra=GEOJSON_BODY,
+    responses={200: {"content": {"text/html": {}}}},
+)
+def check(
+    session: SessionDep,
+    settings: SettingsDep,
+    body: JsonBody,
+    crs: Crs = None,
+    threshold_c: Threshold = None,
+    repair: Repair = False,
+    f: Annotated[str, Query(pattern="^(json|html)$", description="json or html")] = "json",
+) -> Any:
+    parsed = parse_geojson(body, crs=crs, max_vertices=settings.max_vertices)
+    report = check_mod.check(session, parsed, threshold_c=threshold_c, repair=repair, settings=settings)
+    if f == "html":
+        return HTMLResponse(render_check_html(report))
+    return report
