@@ -8,11 +8,10 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from service.cli_common import err, fail, out, resolved_settings, table
 from service.errors import GebiedscheckError
-from service.settings import Settings, get_settings
+from service.settings import Settings
 
 app = typer.Typer(
     help="Gebiedscheck Assen: gebieden van de Omgevingsvisie, Natura 2000 en hitte-eiland.",
@@ -24,22 +23,13 @@ layers_app = typer.Typer(help="Kaartlagen laden en tonen.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(layers_app, name="layers")
 
-out = Console()
-err = Console(stderr=True)
-
 
 def _settings() -> Settings:
-    """Settings with the database resolved (DATABASE_URL, local server, or a private cluster)."""
-    from service.embedded import resolve_database_url
-
-    settings = get_settings()
-    url = resolve_database_url(settings)
-    return settings.model_copy(update={"database_url": url})
+    return resolved_settings()
 
 
 def _fail(exc: GebiedscheckError) -> None:
-    err.print(f"[bold red]Fout:[/] {exc.detail}")
-    raise typer.Exit(code=1)
+    fail(exc)
 
 
 @app.callback()
@@ -86,19 +76,21 @@ def layers_load_defaults() -> None:
         err.print("De database is niet gewijzigd.")
         _fail(exc)
         return
-    table = Table(title="Standaardlagen geladen")
-    for col in ("laag", "soort", "versie", "objecten", "resultaat", "bestand"):
-        table.add_column(col)
-    for r in results:
-        table.add_row(
-            r.slug,
-            r.kind,
-            str(r.version),
-            str(r.feature_count),
-            "nieuwe versie" if r.status == "created" else "ongewijzigd",
-            r.source_name,
-        )
-    out.print(table)
+    table(
+        "Standaardlagen geladen",
+        ("laag", "soort", "versie", "objecten", "resultaat", "bestand"),
+        [
+            (
+                r.slug,
+                r.kind,
+                r.version,
+                r.feature_count,
+                "nieuwe versie" if r.status == "created" else "ongewijzigd",
+                r.source_name,
+            )
+            for r in results
+        ],
+    )
 
 
 @layers_app.command("list")
@@ -123,19 +115,11 @@ def layers_list(
             json.dumps([layer.model_dump(mode="json") for layer in layers], indent=2, ensure_ascii=False) + "\n"
         )
         return
-    table = Table(title="Kaartlagen")
-    for col in ("laag", "titel", "soort", "versie", "objecten", "herkomst"):
-        table.add_column(col)
-    for layer in layers:
-        table.add_row(
-            layer.slug,
-            layer.title,
-            layer.kind,
-            str(layer.version or "-"),
-            str(layer.feature_count),
-            layer.provenance.label,
-        )
-    out.print(table)
+    table(
+        "Kaartlagen",
+        ("laag", "titel", "soort", "versie", "objecten", "herkomst"),
+        [(la.slug, la.title, la.kind, la.version or "-", la.feature_count, la.provenance.label) for la in layers],
+    )
 
 
 @app.command("serve")
@@ -157,6 +141,10 @@ def serve(
     err.print(f"Gebiedscheck Assen draait op http://{h}:{p} (API-documentatie: http://{h}:{p}/docs)")
     uvicorn.run(create_app(settings), host=h, port=p, log_level=settings.log_level)
 
+
+from service import cli_questions  # noqa: E402  (registers the question commands)
+
+cli_questions.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -254,3 +254,29 @@ def _back(xy: Any) -> Any:
 
     lon, lat = _to_wgs84().transform(xy[:, 0], xy[:, 1])
     return np.column_stack([lon, lat])
+
+
+def parse_feature_collection(
+    obj: Any, *, crs: str | None = None, max_vertices: int = 250_000, limit: int = 1_000
+) -> list[ParsedGeometry]:
+    """A GeoJSON FeatureCollection -> parsed features; errors name the feature (1-based)."""
+    if not isinstance(obj, dict) or obj.get("type") != "FeatureCollection":
+        raise InvalidInput("the body must be a GeoJSON FeatureCollection")
+    features = obj.get("features")
+    if not isinstance(features, list) or not features:
+        raise InvalidInput("the FeatureCollection has no features")
+    if len(features) > limit:
+        raise TooLarge(f"the FeatureCollection has {len(features)} features; the limit is {limit}")
+    out, total = [], 0
+    for i, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise InvalidInput(f"feature {i}: not a GeoJSON Feature")
+        try:
+            parsed = parse_geojson(feature, crs=crs, max_vertices=max_vertices - total)
+        except TooLarge as exc:
+            raise TooLarge(f"the features together have more than {max_vertices} vertices (the limit)") from exc
+        except InvalidInput as exc:
+            raise InvalidInput(f"feature {i}: {exc.detail}") from exc
+        total += parsed.vertex_count
+        out.append(parsed)
+    return out

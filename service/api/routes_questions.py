@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
+from service import batch, heat, zones
 from service import check as check_mod
-from service import heat, zones
 from service.api.deps import SessionDep, SettingsDep
 from service.api.params import GEOJSON_BODY, JsonBody, LocationDep
-from service.geo import parse_geojson
+from service.geo import parse_feature_collection, parse_geojson
 from service.report import render_check_html
 from service.validation import validate_polygonal
 
@@ -113,3 +113,23 @@ def check(
     if f == "html":
         return HTMLResponse(render_check_html(report))
     return report
+
+
+@router.post(
+    "/check/batch",
+    response_model=batch.BatchReport,
+    summary="Quickscan of many initiatives (a FeatureCollection)",
+    description="Up to GEBIEDSCHECK_BATCH_LIMIT features (default 1,000) per request; set-based SQL. "
+    "For larger sets use `gebiedscheck check FILE`.",
+    openapi_extra=GEOJSON_BODY,
+)
+def check_batch(
+    session: SessionDep,
+    settings: SettingsDep,
+    body: JsonBody,
+    crs: Crs = None,
+    threshold_c: Threshold = None,
+    repair: Repair = False,
+) -> Any:
+    items = parse_feature_collection(body, crs=crs, max_vertices=settings.max_vertices, limit=settings.batch_limit)
+    return batch.check_batch(session, items, threshold_c=threshold_c, repair=repair, settings=settings)

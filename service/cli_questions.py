@@ -1,0 +1,257 @@
+"""CLI commands for the planners' questions: zones-at, natura2000, heat, check. Dutch output, --json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from service.check import CheckReport
+from service.cli_common import cli_session, err, fail, nl, out, print_json, table
+from service.errors import GebiedscheckError
+from service.geo import Location
+from service.heat import HeatStats
+
+Lat = Annotated[float | None, typer.Option(help="Breedtegraad (WGS84).")]
+Lon = Annotated[float | None, typer.Option(help="Lengtegraad (WGS84).")]
+X = Annotated[float | None, typer.Option(help="RD x (EPSG:28992).")]
+Y = Annotated[float | None, typer.Option(help="RD y (EPSG:28992).")]
+Crs = Annotated[str | None, typer.Option(help="EPSG:4326 (lat/lon, standaard) of EPSG:28992 (x/y).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Uitvoer als JSON (voor scripts).")]
+Threshold = Annotated[float | None, typer.Option("--drempel", "--threshold", help="UHI-drempel in °C (standaard 1,5).")]
+
+
+def _loc(lat: float | None, lon: float | None, x: float | None, y: float | None, crs: str | None) -> Location:
+    from service.geo import location
+
+    try:
+        return location(lat=lat, lon=lon, x=x, y=y, crs=crs)
+    except GebiedscheckError as exc:
+        fail(exc)
+
+
+def _where(loc: Location) -> str:
+    return f"{loc.wgs84.lat:.5f} N, {loc.wgs84.lon:.5f} O (RD {loc.rd.x:.0f}, {loc.rd.y:.0f})"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("zones-at")
+    def zones_at(
+        lat: Lat = None, lon: Lon = None, x: X = None, y: Y = None, crs: Crs = None, as_json: AsJson = False
+    ) -> None:
+        """In welke gebieden van de Omgevingsvisie ligt deze plek?"""
+        from service.zones import zones_at as q
+
+        loc = _loc(lat, lon, x, y, crs)
+        with cli_session() as (session, _settings):
+            answer = q(session, loc)
+        if as_json:
+            return print_json(answer)
+        out.print(
+            f"Plek: {_where(loc)}; "
+            + {True: "binnen de gemeente Assen", False: "buiten de gemeente Assen", None: "gemeentegrens niet geladen"}[
+                answer.in_municipality
+            ]
+        )
+        if not answer.zones:
+            out.print("Deze plek ligt in geen van de gebieden.")
+            return None
+        table(
+            "Gebieden op deze plek (indicatief)",
+            ("gebied", "laag", "Omgevingsvisie", "wat er gevraagd wordt"),
+            [(z.name, z.layer, z.policy.section, z.policy.summary) for z in answer.zones],
+        )
+        return None
+
+    @app.command("natura2000")
+    def natura2000(
+        lat: Lat = None, lon: Lon = None, x: X = None, y: Y = None, crs: Crs = None, as_json: AsJson = False
+    ) -> None:
+        """Afstand tot het dichtstbijzijnde Natura 2000-gebied (indicatief, geen AERIUS-berekening)."""
+        from service.zones import natura2000_distance
+
+        loc = _loc(lat, lon, x, y, crs)
+        with cli_session() as (session, settings):
+            a = natura2000_distance(session, loc, settings=settings)
+        if as_json:
+            return print_json(a)
+        site = f" (gebied {a.nearest.site_number})" if a.nearest.site_number else ""
+        where = "ligt erin" if a.inside else f"{nl(a.distance_m)} m"
+        out.print(
+            f"Plek: {_where(loc)}\nDichtstbijzijnde Natura 2000-gebied: {a.nearest.name}{site}: {where} "
+            f"— klasse {a.band.label}.\n{a.note}"
+        )
+        return None
+
+    @app.command("heat")
+    def heat(
+        lat: Lat = None,
+        lon: Lon = None,
+        x: X = None,
+        y: Y = None,
+        crs: Crs = None,
+        layer: Annotated[str | None, typer.Option("--laag", "--layer", help="Laag van een gebied.")] = None,
+        feature: Annotated[str | None, typer.Option("--gebied", "--feature", help="Id van het gebied.")] = None,
+        zones: Annotated[bool, typer.Option("--gebieden", "--zones", help="Tabel van alle gebieden.")] = False,
+        threshold: Threshold = None,
+        as_json: AsJson = False,
+    ) -> None:
+        """Hitte-eiland: waarde op een plek, statistiek van een gebied, of de tabel van alle gebieden."""
+        from service import heat as h
+
+        with cli_session() as (session, settings):
+            try:
+                if zones:
+                    rows = h.heat_zones(session, threshold_c=threshold, settings=settings)
+                    if as_json:
+                        return print_json(rows)
+                    table(
+                        "Gebieden, heetste eerst (UHI, °C, indicatief)",
+                        ("laag", "gebied", "gemiddeld", "max", "p90", "boven drempel"),
+                        [
+                            (
+                                r.layer,
+                                r.name,
+                                nl(r.mean_c, 2),
+                                nl(r.max_c, 2),
+                                nl(r.p90_c, 2),
+                                "–" if r.share_above is None else f"{nl(r.share_above * 100, 1)}%",
+                            )
+                            for r in rows
+                        ],
+                    )
+                    return None
+                if layer or feature:
+                    if not (layer and feature):
+                        fail("geef zowel --laag als --gebied")
+                    r = h.heat_of_feature(
+                        session, layer=layer or "", feature_id=feature or "", threshold_c=threshold, settings=settings
+                    )
+                    if as_json:
+                        return print_json(r)
+                    out.print(
+                        f"{r.name}: gemiddeld {nl(r.mean_c, 2)} °C, max {nl(r.max_c, 2)} °C, p90 "
+                        f"{nl(r.p90_c, 2)} °C; {nl((r.share_above or 0) * 100, 1)}% boven "
+                        f"{nl(r.threshold_c, 1)} °C.\n{r.raster.meaning}"
+                    )
+                    return None
+                loc = _loc(lat, lon, x, y, crs)
+                a = h.heat_at(session, loc, threshold_c=threshold, settings=settings)
+            except GebiedscheckError as exc:
+                fail(exc)
+        if as_json:
+            return print_json(a)
+        value = "geen gegevens" if a.value_c is None else f"{nl(a.value_c, 2)} °C"
+        out.print(f"Plek: {_where(loc)}\nHitte-eilandeffect: {value}.\n{a.raster.meaning}")
+        return None
+
+    @app.command("check")
+    def check(
+        file: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage of CSV (lat/lon- of x/y-kolommen).")],
+        uit: Annotated[Path | None, typer.Option("--uit", "--out", help="Resultaat als .gpkg of .csv.")] = None,
+        crs: Crs = None,
+        laag: Annotated[str | None, typer.Option("--gpkg-laag", help="Laag in de GeoPackage.")] = None,
+        repair: Annotated[bool, typer.Option("--herstel", "--repair", help="Ongeldige polygonen herstellen.")] = False,
+        threshold: Threshold = None,
+        as_json: AsJson = False,
+    ) -> None:
+        """Quickscan van één initiatief of van een bestand met veel initiatieven."""
+        from rich.progress import Progress
+
+        from service.batch import check_batch
+        from service.check import check as check_one
+        from service.files import read_initiatives, write_results
+
+        try:
+            items = read_initiatives(file, crs=crs, layer=laag)
+        except GebiedscheckError as exc:
+            fail(exc)
+        with cli_session() as (session, settings):
+            try:
+                if len(items) == 1 and uit is None:
+                    report = check_one(session, items[0], threshold_c=threshold, repair=repair, settings=settings)
+                    if as_json:
+                        return print_json(report)
+                    _print_report(report)
+                    return None
+                with Progress(console=err, transient=True) as progress:
+                    task = progress.add_task(f"{len(items)} initiatieven controleren", total=len(items))
+                    result = check_batch(
+                        session,
+                        items,
+                        threshold_c=threshold,
+                        repair=repair,
+                        settings=settings,
+                        progress=lambda n: progress.advance(task, n),
+                    )
+                session.rollback()
+            except GebiedscheckError as exc:
+                fail(exc)
+        if uit is not None:
+            try:
+                write_results(result, items, uit)
+            except GebiedscheckError as exc:
+                fail(exc)
+            err.print(f"{result.count} initiatieven gecontroleerd; resultaat in {uit}")
+        if as_json:
+            return print_json(result)
+        if uit is None:
+            table(
+                "Quickscan (indicatief)",
+                ("#", "naam", "gebieden", "Natura 2000", "UHI °C", "let op"),
+                [
+                    (
+                        r.index + 1,
+                        r.name,
+                        ", ".join(r.zone_names) or "–",
+                        f"{r.natura2000_name} {nl(r.natura2000_distance_m)} m",
+                        nl(r.heat_c, 2),
+                        ", ".join(r.warnings),
+                    )
+                    for r in result.rows[:200]
+                ],
+            )
+        return None
+
+
+def _print_report(report: CheckReport) -> None:
+    ini = report.initiative
+    out.print(
+        f"[bold]Quickscan: {ini.name or 'initiatief'}[/] ({ini.geometry_type}"
+        + (f", {nl(ini.area_m2)} m²" if ini.area_m2 else "")
+        + f") — {_where(ini.location)}"
+    )
+    for w in report.warnings:
+        out.print(f"[yellow]Let op:[/] {w.message}")
+    if report.zones:
+        table(
+            "Gebieden (indicatief)",
+            ("gebied", "overlap", "Omgevingsvisie", "wat er gevraagd wordt"),
+            [
+                (
+                    z.name,
+                    "punt" if z.overlap_m2 is None else f"{nl(z.overlap_m2)} m² ({nl(z.overlap_pct, 1)}%)",
+                    z.policy.section,
+                    z.policy.summary,
+                )
+                for z in report.zones
+            ],
+        )
+    else:
+        out.print("In geen van de gebieden.")
+    n = report.natura2000
+    out.print(
+        f"Natura 2000: {n.nearest.name}, "
+        + ("ligt erin" if n.inside else f"{nl(n.distance_m)} m")
+        + f" ({n.band.label})."
+    )
+    h = report.heat
+    if isinstance(h, HeatStats):
+        out.print(
+            f"Hitte: gemiddeld {nl(h.mean_c, 2)} °C, {nl((h.share_above or 0) * 100, 1)}% boven "
+            f"{nl(h.threshold_c, 1)} °C."
+        )
+    else:
+        out.print(f"Hitte: {nl(h.value_c, 2)} °C op deze plek.")
+    out.print(f"[dim]{report.disclaimer}[/]")

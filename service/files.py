@@ -1,0 +1,173 @@
+"""Reading initiatives from files (GeoJSON, GeoPackage, CSV) and writing batch results (GeoPackage, CSV)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import shapely
+
+from service.batch import BatchReport
+from service.errors import InvalidInput
+from service.geo import RD, WGS84, ParsedGeometry, location, parse_crs, to_wgs84_geojson
+
+LAT_NAMES = ("lat", "latitude", "breedte", "breedtegraad")
+LON_NAMES = ("lon", "lng", "long", "longitude", "lengte", "lengtegraad")
+
+
+def _pick(fields: Sequence[str], names: tuple[str, ...]) -> str | None:
+    lower = {f.lower().strip(): f for f in fields}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+def read_initiatives(
+    path: Path, *, crs: str | None = None, layer: str | None = None, max_vertices: int = 250_000
+) -> list[ParsedGeometry]:
+    """Initiatives from a GeoJSON, GeoPackage (CRS from the file) or CSV (lat/lon, or x/y with RD)."""
+    if not path.exists():
+        raise InvalidInput(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path, crs=crs)
+    if suffix not in (".geojson", ".json", ".gpkg"):
+        raise InvalidInput(f"{path.name}: unknown format; use .geojson, .gpkg or .csv")
+    import geopandas as gpd
+
+    try:
+        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except Exception as exc:
+        raise InvalidInput(f"{path.name}: cannot be read ({exc})") from exc
+    if gdf.crs is None:
+        raise InvalidInput(f"{path.name}: the file states no CRS; it is never guessed")
+    if len(gdf) == 0:
+        raise InvalidInput(f"{path.name}: the file has no features")
+    if gdf.crs.to_epsg() != 28992:
+        gdf = gdf.to_crs(28992)
+    out = []
+    for i, row in enumerate(gdf.itertuples(index=False), start=1):
+        geom = row.geometry
+        if geom is None or geom.is_empty:
+            raise InvalidInput(f"{path.name}: feature {i} has no geometry")
+        n = int(shapely.get_num_coordinates(geom))
+        if n > max_vertices:
+            raise InvalidInput(f"{path.name}: feature {i} has more than {max_vertices} vertices")
+        if not all(math.isfinite(v) for v in geom.bounds):
+            raise InvalidInput(f"{path.name}: feature {i} has coordinates that are not finite numbers")
+        props = {k: _plain(getattr(row, k)) for k in gdf.columns if k != "geometry"}
+        out.append(ParsedGeometry(geom=geom, crs_in=RD, properties=props, vertex_count=n))
+    return out
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def _read_csv(path: Path, *, crs: str | None) -> list[ParsedGeometry]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        sample = fh.read(4096)
+        fh.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.DictReader(fh, dialect=dialect)
+        fields = reader.fieldnames or []
+        lat_f, lon_f = _pick(fields, LAT_NAMES), _pick(fields, LON_NAMES)
+        x_f, y_f = _pick(fields, ("x",)), _pick(fields, ("y",))
+        if not ((lat_f and lon_f) or (x_f and y_f)):
+            raise InvalidInput(f"{path.name}: needs lat/lon columns (WGS84) or x/y columns (RD); found {fields}")
+        use_xy = not (lat_f and lon_f)
+        if use_xy and parse_crs(crs, default=RD) != RD:
+            raise InvalidInput(f"{path.name}: x/y columns are read as RD (EPSG:28992)")
+        out = []
+        for i, rec in enumerate(reader, start=2):
+            try:
+                if use_xy:
+                    loc = location(x=_num(rec[x_f]), y=_num(rec[y_f]), crs=RD)
+                else:
+                    loc = location(lat=_num(rec[lat_f]), lon=_num(rec[lon_f]), crs=WGS84)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{path.name}, line {i}: {exc.detail}") from exc
+            except (ValueError, TypeError) as exc:
+                raise InvalidInput(f"{path.name}, line {i}: coordinates are not numbers") from exc
+            props = {k: v for k, v in rec.items() if k not in (lat_f, lon_f, x_f, y_f) and k is not None}
+            out.append(
+                ParsedGeometry(
+                    geom=shapely.Point(loc.rd.x, loc.rd.y), crs_in=loc.crs_in, properties=props, vertex_count=1
+                )
+            )
+    if not out:
+        raise InvalidInput(f"{path.name}: no rows")
+    return out
+
+
+def _num(v: str | None) -> float:
+    if v is None or not v.strip():
+        raise ValueError("empty")
+    return float(v.strip().replace(",", ".")) if v.count(",") == 1 and "." not in v else float(v)
+
+
+COLUMNS = [
+    "index",
+    "id",
+    "name",
+    "kind",
+    "geometry_type",
+    "area_m2",
+    "in_municipality",
+    "zones",
+    "zone_names",
+    "natura2000_distance_m",
+    "natura2000_name",
+    "natura2000_site_number",
+    "natura2000_band",
+    "heat_c",
+    "heat_share_above",
+    "warnings",
+]
+
+
+def _flat(report: BatchReport) -> list[dict[str, Any]]:
+    rows = []
+    for r in report.rows:
+        d = r.model_dump()
+        d["zones"] = ";".join(r.zones)
+        d["zone_names"] = ";".join(r.zone_names)
+        d["warnings"] = ";".join(r.warnings)
+        rows.append(d)
+    return rows
+
+
+def write_results(report: BatchReport, items: list[ParsedGeometry], out: Path) -> None:
+    """GeoPackage (with geometry, EPSG:28992) or CSV (with lat/lon of a point on each initiative)."""
+    suffix = out.suffix.lower()
+    rows = _flat(report)
+    if suffix == ".csv":
+        with out.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=[*COLUMNS, "lat", "lon"])
+            w.writeheader()
+            for row, item in zip(rows, items, strict=True):
+                p = item.geom.representative_point()
+                lonlat = to_wgs84_geojson(p)["coordinates"]
+                w.writerow({**{k: row[k] for k in COLUMNS}, "lat": lonlat[1], "lon": lonlat[0]})
+        return
+    if suffix != ".gpkg":
+        raise InvalidInput(f"{out.name}: write .gpkg or .csv")
+    import geopandas as gpd
+
+    gdf = gpd.GeoDataFrame(
+        [{k: row[k] for k in COLUMNS} for row in rows], geometry=[i.geom for i in items], crs="EPSG:28992"
+    )
+    for col in ("area_m2", "natura2000_distance_m", "heat_c", "heat_share_above"):
+        gdf[col] = gdf[col].astype("float64")
+    if out.exists():
+        out.unlink()
+    # GeoPackage 1.2: read without warnings by older GDAL (Debian 12's 3.6) too.
+    gdf.to_file(out, layer="gebiedscheck", driver="GPKG", VERSION="1.2")
