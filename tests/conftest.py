@@ -73,3 +73,63 @@ def loaded(engine: Engine, settings: Settings) -> list[LoadResult]:
 def session(engine: Engine, loaded: list[LoadResult]) -> Iterator[Session]:
     with make_sessionmaker(engine)() as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def qsettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A database with the default layers plus 'testgebied' (a zone with a hole and a second part)."""
+    from service.loading import read_vector, write_version
+    from service.manifest import ManifestLayer
+
+    url = throwaway_url(server_url, prefix="gebiedscheck_test_q")
+    init_database(url)
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        layers_dir=PROJECT_ROOT / "layers",
+        data_dir=tmp_path_factory.mktemp("qdata"),
+        loaded_by="pytest",
+    )
+    engine = make_engine(settings)
+    spec = ManifestLayer(
+        slug="testgebied",
+        title="Testgebied",
+        file=str(DATA / "testgebied.gpkg"),
+        description="test",
+        policy_section="§0",
+        policy_summary="Testbeleid.",
+        provenance="indicatief — test",
+        licence="CC0",
+        accuracy_m=5,
+    )
+    with session_scope(engine) as session:
+        load_defaults(session, settings=settings)
+        write_version(
+            session, spec=spec, prepared=read_vector(DATA / "testgebied.gpkg"), created_by="pytest", settings=settings
+        )
+    engine.dispose()
+    yield settings
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def qengine(qsettings: Settings) -> Iterator[Engine]:
+    eng = make_engine(qsettings)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def qsession(qengine: Engine) -> Iterator[Session]:
+    with make_sessionmaker(qengine)() as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def qclient(qsettings: Settings):
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+
+    with TestClient(create_app(qsettings), raise_server_exceptions=False) as c:
+        yield c

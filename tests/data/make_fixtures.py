@@ -33,3 +33,11 @@ gpd.GeoDataFrame({"name": ["Zonder CRS"]}, geometry=[square]).to_file(nocrs / "n
 
 # Not a geodata file at all.
 (HERE / "not_a_layer.gpkg").write_text("dit is geen GeoPackage\n")
+
+# A zone with a hole and a second part, for boundary cases (RD metres, north-east of Assen).
+outer = [(236000, 560000), (236400, 560000), (236400, 560400), (236000, 560400), (236000, 560000)]
+hole = [(236100, 560100), (236300, 560100), (236300, 560300), (236100, 560300), (236100, 560100)]
+second = Polygon([(237000, 560000), (237200, 560000), (237200, 560200), (237000, 560200)])
+gpd.GeoDataFrame({"name": ["Ring met gat"]}, geometry=[MultiPolygon([Polygon(outer, [hole]), second])], crs=RD).to_file(
+    HERE / "testgebied.gpkg", layer="testgebied", driver="GPKG"
+)
