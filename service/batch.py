@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import InvalidInput
 from service.geo import ParsedGeometry
-from service.heat import current_raster, polygon_stats, subdivide
+from service.heat import current_raster, polygon_stats
 from service.settings import Settings, get_settings
 from service.validation import validate_polygonal
 from service.zones import MUNICIPALITY, NATURA2000, ZONE_CATEGORIES, _current_version, band_for
@@ -227,9 +227,7 @@ def _heat(
                         shares[pts[k]] = 1.0 if v >= threshold else 0.0
     for i, g in enumerate(geoms):
         if g.geom_type != "Point":
-            stats = polygon_stats(
-                raster_path, subdivide(session, g), area_m2=float(g.area), threshold_c=threshold, ref=ref
-            )
+            stats = polygon_stats(raster_path, [g], area_m2=float(g.area), threshold_c=threshold, ref=ref)
             values[i], shares[i] = stats.mean_c, stats.share_above
     return values, shares
 

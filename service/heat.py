@@ -1,8 +1,7 @@
 """The urban heat island (UHI) raster: a cell's value, and exact zonal statistics of a polygon.
 
-Partial cells count by the fraction of them the polygon covers (as exactextract does): the polygon is
-split into small parts (ST_Subdivide); per part, cells its boundary does not touch are fully in or out
-(rasterised), and the cells its boundary touches get their exact covered area by clipping. Only the
+Partial cells count by the fraction of them the polygon covers (as exactextract does), computed exactly
+from the polygon's rings with Green's theorem (see ``coverage_fractions``). Only the
 polygon's window of the raster is read, so memory does not grow with the raster.
 """
 
@@ -16,7 +15,6 @@ import numpy as np
 import rasterio
 import shapely
 from pydantic import BaseModel, Field
-from rasterio.features import rasterize
 from rasterio.windows import Window, from_bounds
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
@@ -24,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from service.errors import InvalidInput, NotFound
 from service.geo import Location
-from service.loading import MAX_PART_VERTICES
 from service.settings import Settings, get_settings
 from service.zones import SourceRef, _source
 
@@ -135,57 +132,77 @@ def _threshold(threshold_c: float | None, settings: Settings) -> float:
 # --- coverage fractions --------------------------------------------------------------------------------
 
 
-def coverage_fractions(parts: Sequence[BaseGeometry], transform: Any, shape: tuple[int, int]) -> np.ndarray:
-    """Fraction (0..1) of each cell of the grid (``transform``, ``shape``) covered by the union of
-    ``parts`` (disjoint polygons, e.g. from ST_Subdivide)."""
+def _rings(geoms: Sequence[BaseGeometry]) -> list[np.ndarray]:
+    """Every ring, exteriors counter-clockwise and holes clockwise."""
+    from shapely.geometry.polygon import orient
+
+    out = []
+    for g in geoms:
+        for poly in getattr(g, "geoms", [g]):
+            if poly.is_empty or poly.geom_type != "Polygon":
+                continue
+            poly = orient(poly, 1.0)
+            out.append(np.asarray(poly.exterior.coords)[:, :2])
+            out += [np.asarray(ring.coords)[:, :2] for ring in poly.interiors]
+    return out
+
+
+def coverage_fractions(geoms: Sequence[BaseGeometry], transform: Any, shape: tuple[int, int]) -> np.ndarray:
+    """Exact fraction (0..1) of each cell of the grid (``transform``, ``shape``) that the polygons cover.
+
+    Green's theorem per cell: the covered area of cell (r, c) is the integral over the boundary pieces in
+    row r of clamp(u - c, 0, 1) dv (grid units). Every ring segment is cut where it crosses grid lines; a
+    piece in column k adds (mean u - k)·dv to its own cell and dv to every cell left of it (a prefix sum).
+    Fully vectorised, linear in vertices + crossings + cells; polygons partly outside the grid are fine.
+    """
     height, width = shape
-    out = np.zeros(shape, dtype="float64")
     cw, ch = transform.a, -transform.e
     x0, y0 = transform.c, transform.f
-    cell_area = cw * ch
-    for part in parts:
-        if part.is_empty:
-            continue
-        bx0, by0, bx1, by1 = part.bounds
-        c0 = max(int(math.floor((bx0 - x0) / cw)), 0)
-        c1 = min(int(math.ceil((bx1 - x0) / cw)), width)
-        r0 = max(int(math.floor((y0 - by1) / ch)), 0)
-        r1 = min(int(math.ceil((y0 - by0) / ch)), height)
-        if c1 <= c0 or r1 <= r0:
-            continue
-        sub_t = transform * transform.translation(c0, r0)
-        sub_shape = (r1 - r0, c1 - c0)
-        touched = rasterize(
-            [part.boundary],
-            out_shape=sub_shape,
-            transform=sub_t,
-            all_touched=True,
-            fill=0,
-            default_value=1,
-            dtype="uint8",
-        ).astype(bool)
-        inside = rasterize(
-            [part], out_shape=sub_shape, transform=sub_t, all_touched=False, fill=0, default_value=1, dtype="uint8"
-        ).astype(bool)
-        frac = np.where(inside & ~touched, 1.0, 0.0)
-        rows, cols = np.nonzero(touched)
-        if rows.size:
-            prepared = part
-            shapely.prepare(prepared)
-            xs = x0 + (c0 + cols) * cw
-            ys = y0 - (r0 + rows) * ch
-            areas = np.fromiter(
-                (
-                    shapely.area(shapely.clip_by_rect(prepared, x, y - ch, x + cw, y))
-                    for x, y in zip(xs, ys, strict=True)
-                ),
-                dtype="float64",
-                count=rows.size,
-            )
-            frac[rows, cols] = areas / cell_area
-        out[r0:r1, c0:c1] += frac
-    np.clip(out, 0.0, 1.0, out=out)
-    return out
+    rings = _rings(geoms)
+    if not rings or height == 0 or width == 0:
+        return np.zeros(shape, dtype="float64")
+    a = np.concatenate([r[:-1] for r in rings])
+    b = np.concatenate([r[1:] for r in rings])
+    u0, v0 = (a[:, 0] - x0) / cw, (y0 - a[:, 1]) / ch
+    u1, v1 = (b[:, 0] - x0) / cw, (y0 - b[:, 1]) / ch
+    du, dv = u1 - u0, v1 - v0
+    n = u0.size
+    ts = [np.zeros(n), np.ones(n)]
+    segs = [np.arange(n), np.arange(n)]
+    for p0, d, f0, f1 in ((u0, du, np.floor(u0), np.floor(u1)), (v0, dv, np.floor(v0), np.floor(v1))):
+        count = np.abs(f1 - f0).astype(np.int64)
+        total = int(count.sum())
+        if total:
+            seg = np.repeat(np.arange(n), count)
+            first = np.minimum(f0, f1)[seg] + 1
+            offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+            ts.append((first + offset - p0[seg]) / d[seg])
+            segs.append(seg)
+    t, seg = np.concatenate(ts), np.concatenate(segs)
+    order = np.lexsort((t, seg))
+    t, seg = t[order], seg[order]
+    keep = (seg[:-1] == seg[1:]) & (t[1:] > t[:-1])
+    ta, tb, s = t[:-1][keep], t[1:][keep], seg[:-1][keep]
+    ua, ub = u0[s] + ta * du[s], u0[s] + tb * du[s]
+    va, vb = v0[s] + ta * dv[s], v0[s] + tb * dv[s]
+    um, vm = (ua + ub) / 2, (va + vb) / 2
+    col, row = np.floor(um).astype(np.int64), np.floor(vm).astype(np.int64)
+    piece_dv = vb - va
+    ok = (row >= 0) & (row < height) & (col >= 0)
+    row, col, um, piece_dv = row[ok], col[ok], um[ok], piece_dv[ok]
+    inside = col < width
+    partial = np.bincount(
+        row[inside] * width + col[inside],
+        weights=(um[inside] - col[inside]) * piece_dv[inside],
+        minlength=height * width,
+    ).reshape(shape)
+    dcol = np.minimum(col, width)
+    deltas = np.bincount(row * (width + 1) + dcol, weights=piece_dv, minlength=height * (width + 1))
+    deltas = deltas.reshape(height, width + 1)
+    right_of = np.cumsum(deltas[:, ::-1], axis=1)[:, ::-1] - deltas  # sum over columns k > c
+    frac = -(partial + right_of[:, :width])  # v runs downwards: flip the sign
+    np.clip(frac, 0.0, 1.0, out=frac)
+    return frac
 
 
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -250,18 +267,6 @@ def polygon_stats(
     )
 
 
-def subdivide(session: Session, geom: BaseGeometry) -> list[BaseGeometry]:
-    """Small parts of a (valid, polygonal) RD geometry, via ST_Subdivide; small polygons stay whole."""
-    polys = list(getattr(geom, "geoms", [geom]))
-    if shapely.get_num_coordinates(geom) <= MAX_PART_VERTICES:
-        return polys
-    rows = session.execute(
-        text("SELECT ST_AsBinary((ST_Dump(ST_Subdivide(ST_GeomFromWKB(:wkb, 28992), :n))).geom)"),
-        {"wkb": shapely.to_wkb(geom), "n": MAX_PART_VERTICES},
-    ).scalars()
-    return [shapely.from_wkb(bytes(r)) for r in rows]
-
-
 def _hotspot_overlap(
     session: Session, raster_version_id: int, threshold: float, wkb: bytes | None = None, feature_id: int | None = None
 ) -> float | None:
@@ -297,7 +302,7 @@ def heat_overlap(
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise InvalidInput(f"heat overlap needs a polygon, not a {geom.geom_type}")
     row, ref = current_raster(session)
-    stats = polygon_stats(row.raster_path, subdivide(session, geom), area_m2=geom.area, threshold_c=threshold, ref=ref)
+    stats = polygon_stats(row.raster_path, [geom], area_m2=geom.area, threshold_c=threshold, ref=ref)
     stats.hotspot_overlap_m2 = _hotspot_overlap(session, row.id, threshold, wkb=shapely.to_wkb(geom))
     return stats
 
@@ -309,8 +314,8 @@ def heat_of_feature(
     threshold = _threshold(threshold_c, settings)
     feat = session.execute(
         text(
-            "SELECT f.id, f.fid, f.name, ST_Area(f.geom) AS area FROM features f JOIN layers l "
-            "ON l.current_version_id = f.version_id WHERE l.slug = :l AND f.fid = :f"
+            "SELECT f.id, f.fid, f.name, ST_Area(f.geom) AS area, ST_AsBinary(f.geom) AS wkb FROM features f "
+            "JOIN layers l ON l.current_version_id = f.version_id WHERE l.slug = :l AND f.fid = :f"
         ),
         {"l": layer, "f": feature_id},
     ).first()
@@ -320,13 +325,8 @@ def heat_of_feature(
             f"layer {layer!r} has no feature {feature_id!r}" if exists else f"layer {layer!r} does not exist"
         )
     row, ref = current_raster(session)
-    parts = [
-        shapely.from_wkb(bytes(w))
-        for w in session.execute(
-            text("SELECT ST_AsBinary(geom) FROM feature_parts WHERE feature_id = :id"), {"id": feat.id}
-        ).scalars()
-    ]
-    stats = polygon_stats(row.raster_path, parts, area_m2=float(feat.area), threshold_c=threshold, ref=ref)
+    geom = shapely.from_wkb(bytes(feat.wkb))
+    stats = polygon_stats(row.raster_path, [geom], area_m2=float(feat.area), threshold_c=threshold, ref=ref)
     stats.hotspot_overlap_m2 = _hotspot_overlap(session, row.id, threshold, feature_id=feat.id)
     return HeatZoneRow(layer=layer, feature_id=feat.fid, name=feat.name, **stats.model_dump())
 
