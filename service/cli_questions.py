@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -159,7 +160,7 @@ def register(app: typer.Typer) -> None:
         """Quickscan van één initiatief of van een bestand met veel initiatieven."""
         from rich.progress import Progress
 
-        from service.batch import check_batch
+        from service.batch import batch_frame
         from service.check import check as check_one
         from service.files import read_initiatives, write_results
 
@@ -177,7 +178,7 @@ def register(app: typer.Typer) -> None:
                     return None
                 with Progress(console=err, transient=True) as progress:
                     task = progress.add_task(f"{len(items)} initiatieven controleren", total=len(items))
-                    result = check_batch(
+                    frame, used = batch_frame(
                         session,
                         items,
                         threshold_c=threshold,
@@ -190,12 +191,13 @@ def register(app: typer.Typer) -> None:
                 fail(exc)
         if uit is not None:
             try:
-                write_results(result, items, uit)
+                write_results(frame, items, uit)
             except GebiedscheckError as exc:
                 fail(exc)
-            err.print(f"{result.count} initiatieven gecontroleerd; resultaat in {uit}")
+            err.print(f"{len(frame)} initiatieven gecontroleerd; resultaat in {uit}")
         if as_json:
-            return print_json(result)
+            rows = json.loads(frame.to_json(orient="records", force_ascii=False))
+            return print_json({**used, "count": len(frame), "label": "indicatief", "rows": rows})
         if uit is None:
             table(
                 "Quickscan (indicatief)",
@@ -204,12 +206,12 @@ def register(app: typer.Typer) -> None:
                     (
                         r.index + 1,
                         r.name,
-                        ", ".join(r.zone_names) or "–",
+                        r.zone_names.replace(";", ", ") or "–",
                         f"{r.natura2000_name} {nl(r.natura2000_distance_m)} m",
-                        nl(r.heat_c, 2),
-                        ", ".join(r.warnings),
+                        nl(None if r.heat_c != r.heat_c else r.heat_c, 2),
+                        r.warnings.replace(";", ", "),
                     )
-                    for r in result.rows[:200]
+                    for r in frame.head(200).itertuples()
                 ],
             )
         return None

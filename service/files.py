@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import shapely
 
-from service.batch import BatchReport
 from service.errors import InvalidInput
-from service.geo import RD, WGS84, ParsedGeometry, location, parse_crs, to_wgs84_geojson
+from service.geo import RD, WGS84, ParsedGeometry, _to_wgs84, location, parse_crs
 
 LAT_NAMES = ("lat", "latitude", "breedte", "breedtegraad")
 LON_NAMES = ("lon", "lng", "long", "longitude", "lengte", "lengtegraad")
@@ -114,59 +115,21 @@ def _num(v: str | None) -> float:
     return float(v.strip().replace(",", ".")) if v.count(",") == 1 and "." not in v else float(v)
 
 
-COLUMNS = [
-    "index",
-    "id",
-    "name",
-    "kind",
-    "geometry_type",
-    "area_m2",
-    "in_municipality",
-    "zones",
-    "zone_names",
-    "natura2000_distance_m",
-    "natura2000_name",
-    "natura2000_site_number",
-    "natura2000_band",
-    "heat_c",
-    "heat_share_above",
-    "warnings",
-]
-
-
-def _flat(report: BatchReport) -> list[dict[str, Any]]:
-    rows = []
-    for r in report.rows:
-        d = r.model_dump()
-        d["zones"] = ";".join(r.zones)
-        d["zone_names"] = ";".join(r.zone_names)
-        d["warnings"] = ";".join(r.warnings)
-        rows.append(d)
-    return rows
-
-
-def write_results(report: BatchReport, items: list[ParsedGeometry], out: Path) -> None:
+def write_results(frame: pd.DataFrame, items: list[ParsedGeometry], out: Path) -> None:
     """GeoPackage (with geometry, EPSG:28992) or CSV (with lat/lon of a point on each initiative)."""
     suffix = out.suffix.lower()
-    rows = _flat(report)
     if suffix == ".csv":
-        with out.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=[*COLUMNS, "lat", "lon"])
-            w.writeheader()
-            for row, item in zip(rows, items, strict=True):
-                p = item.geom.representative_point()
-                lonlat = to_wgs84_geojson(p)["coordinates"]
-                w.writerow({**{k: row[k] for k in COLUMNS}, "lat": lonlat[1], "lon": lonlat[0]})
+        pts = shapely.point_on_surface(np.asarray([i.geom for i in items], dtype=object))
+        xy = shapely.get_coordinates(pts)
+        lon, lat = _to_wgs84().transform(xy[:, 0], xy[:, 1])
+        frame.assign(lat=np.round(lat, 7), lon=np.round(lon, 7)).to_csv(out, index=False)
         return
     if suffix != ".gpkg":
         raise InvalidInput(f"{out.name}: write .gpkg or .csv")
     import geopandas as gpd
 
-    gdf = gpd.GeoDataFrame(
-        [{k: row[k] for k in COLUMNS} for row in rows], geometry=[i.geom for i in items], crs="EPSG:28992"
-    )
-    for col in ("area_m2", "natura2000_distance_m", "heat_c", "heat_share_above"):
-        gdf[col] = gdf[col].astype("float64")
+    gdf = gpd.GeoDataFrame(frame.copy(), geometry=[i.geom for i in items], crs="EPSG:28992")
+    gdf["in_municipality"] = gdf["in_municipality"].astype("boolean")
     if out.exists():
         out.unlink()
     # GeoPackage 1.2: read without warnings by older GDAL (Debian 12's 3.6) too.

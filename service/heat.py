@@ -62,8 +62,9 @@ class HeatStats(BaseModel):
     area_above_m2: float = Field(description="Area of the polygon with UHI at or above the threshold (m²)")
     share_above: float | None = Field(description="area_above_m2 / area_with_data_m2 (0..1)")
     hotspot_overlap_m2: float | None = Field(
-        None, description="Overlap with the hotspot polygons made at load time (only for their threshold)"
+        None, description="Overlap with the hotspot polygons made when the raster was loaded (m²)"
     )
+    hotspot_threshold_c: float | None = Field(None, description="The threshold the hotspot polygons were made at")
     raster: RasterRef
 
 
@@ -214,9 +215,19 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> fl
 
 
 def polygon_stats(
-    raster_path: str, parts: Sequence[BaseGeometry], *, area_m2: float, threshold_c: float, ref: RasterRef
+    raster_path: str,
+    parts: Sequence[BaseGeometry],
+    *,
+    area_m2: float,
+    threshold_c: float,
+    ref: RasterRef,
+    hotspot_threshold_c: float | None = None,
 ) -> HeatStats:
-    """Coverage-weighted statistics of the raster under a polygon given as disjoint parts."""
+    """Coverage-weighted statistics of the raster under a polygon given as disjoint parts.
+
+    With ``hotspot_threshold_c`` (the threshold the hotspot polygons were made at), the overlap with the
+    hotspots is the covered area of the cells at or above it: the hotspots are exactly those cells.
+    """
     bounds = shapely.total_bounds(np.asarray(parts, dtype=object))
     with rasterio.Env(), rasterio.open(raster_path) as src:
         win = from_bounds(*bounds, transform=src.transform)
@@ -228,16 +239,18 @@ def polygon_stats(
             win = win.intersection(full)
         except rasterio.errors.WindowError:
             win = None
+        cell_area = abs(src.res[0] * src.res[1])
         if win is None or win.width <= 0 or win.height <= 0:
-            data = np.ma.masked_all((0, 0))
-            frac = np.zeros((0, 0))
-            cell_area = abs(src.res[0] * src.res[1])
+            data, frac = np.zeros((0, 0), dtype="float64"), np.zeros((0, 0))
+            has_data = np.zeros((0, 0), dtype=bool)
         else:
-            data = src.read(1, window=win, masked=True)
+            data = src.read(1, window=win)
             frac = coverage_fractions(parts, src.window_transform(win), data.shape)
-            cell_area = abs(src.res[0] * src.res[1])
-    valid = (~np.ma.getmaskarray(data)) & (frac > 0)
-    values, weights = np.asarray(data)[valid].astype("float64"), frac[valid]
+            has_data = np.isfinite(data) if src.nodata is None or np.isnan(src.nodata) else (data != src.nodata)
+            if src.nodata is not None and not np.isnan(src.nodata):
+                has_data &= np.isfinite(data)
+    valid = has_data & (frac > 0)
+    values, weights = data[valid].astype("float64"), frac[valid]
     area_with_data = float(weights.sum() * cell_area)
     if values.size == 0:
         return HeatStats(
@@ -249,10 +262,12 @@ def polygon_stats(
             area_with_data_m2=0.0,
             area_above_m2=0.0,
             share_above=None,
-            hotspot_overlap_m2=None,
+            hotspot_overlap_m2=None if hotspot_threshold_c is None else 0.0,
+            hotspot_threshold_c=hotspot_threshold_c,
             raster=ref,
         )
     above = float(weights[values >= threshold_c].sum() * cell_area)
+    hot = None if hotspot_threshold_c is None else float(weights[values >= hotspot_threshold_c].sum() * cell_area)
     return HeatStats(
         mean_c=round(float(np.average(values, weights=weights)), 4),
         max_c=round(float(values.max()), 4),
@@ -262,35 +277,19 @@ def polygon_stats(
         area_with_data_m2=round(area_with_data, 2),
         area_above_m2=round(above, 2),
         share_above=round(above / area_with_data, 6) if area_with_data > 0 else None,
-        hotspot_overlap_m2=None,
+        hotspot_overlap_m2=None if hot is None else round(hot, 2),
+        hotspot_threshold_c=hotspot_threshold_c,
         raster=ref,
     )
 
 
-def _hotspot_overlap(
-    session: Session, raster_version_id: int, threshold: float, wkb: bytes | None = None, feature_id: int | None = None
-) -> float | None:
-    stored = session.execute(
-        text("SELECT 1 FROM heat_hotspots WHERE version_id = :v AND threshold_c = :t LIMIT 1"),
-        {"v": raster_version_id, "t": threshold},
-    ).first()
-    if stored is None:
-        return None
-    if feature_id is not None:
-        sql = (
-            "SELECT coalesce(sum(ST_Area(ST_Intersection(h.geom, p.geom))), 0) FROM heat_hotspots h "
-            "JOIN feature_parts p ON ST_Intersects(h.geom, p.geom) "
-            "WHERE p.feature_id = :f AND h.version_id = :v AND h.threshold_c = :t"
-        )
-        params: dict[str, Any] = {"f": feature_id, "v": raster_version_id, "t": threshold}
-    else:
-        sql = (
-            "WITH g AS (SELECT ST_GeomFromWKB(:wkb, 28992) AS geom) "
-            "SELECT coalesce(sum(ST_Area(ST_Intersection(h.geom, g.geom))), 0) FROM heat_hotspots h, g "
-            "WHERE h.version_id = :v AND h.threshold_c = :t AND ST_Intersects(h.geom, g.geom)"
-        )
-        params = {"wkb": wkb, "v": raster_version_id, "t": threshold}
-    return round(float(session.execute(text(sql), params).scalar_one()), 2)
+def _hotspot_threshold(session: Session, raster_version_id: int) -> float | None:
+    """The threshold the raster version's hotspot polygons were made at (None: no hotspots stored)."""
+    value = session.execute(
+        text("SELECT threshold_c FROM heat_hotspots WHERE version_id = :v ORDER BY threshold_c LIMIT 1"),
+        {"v": raster_version_id},
+    ).scalar()
+    return None if value is None else float(value)
 
 
 def heat_overlap(
@@ -302,8 +301,14 @@ def heat_overlap(
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise InvalidInput(f"heat overlap needs a polygon, not a {geom.geom_type}")
     row, ref = current_raster(session)
-    stats = polygon_stats(row.raster_path, [geom], area_m2=geom.area, threshold_c=threshold, ref=ref)
-    stats.hotspot_overlap_m2 = _hotspot_overlap(session, row.id, threshold, wkb=shapely.to_wkb(geom))
+    stats = polygon_stats(
+        row.raster_path,
+        [geom],
+        area_m2=geom.area,
+        threshold_c=threshold,
+        ref=ref,
+        hotspot_threshold_c=_hotspot_threshold(session, row.id),
+    )
     return stats
 
 
@@ -326,8 +331,14 @@ def heat_of_feature(
         )
     row, ref = current_raster(session)
     geom = shapely.from_wkb(bytes(feat.wkb))
-    stats = polygon_stats(row.raster_path, [geom], area_m2=float(feat.area), threshold_c=threshold, ref=ref)
-    stats.hotspot_overlap_m2 = _hotspot_overlap(session, row.id, threshold, feature_id=feat.id)
+    stats = polygon_stats(
+        row.raster_path,
+        [geom],
+        area_m2=float(feat.area),
+        threshold_c=threshold,
+        ref=ref,
+        hotspot_threshold_c=_hotspot_threshold(session, row.id),
+    )
     return HeatZoneRow(layer=layer, feature_id=feat.fid, name=feat.name, **stats.model_dump())
 
 

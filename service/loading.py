@@ -391,6 +391,9 @@ def write_version(
         write_hotspots(
             session, version_id=version_id, raster_path=Path(raster_path or ""), threshold_c=settings.heat_threshold_c
         )
+    # Fresh planner statistics, so the first queries after a load use the spatial indexes.
+    for table in ("features", "feature_parts", "heat_hotspots"):
+        session.execute(text(f"ANALYZE {table}"))
     session.execute(
         text("UPDATE layer_versions SET status = 'superseded' WHERE layer_id = :id AND id <> :v"),
         {"id": layer_id, "v": version_id},

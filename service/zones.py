@@ -128,11 +128,15 @@ def zones_at(session: Session, loc: Location) -> ZonesAnswer:
         for r in rows
         if r.category in ZONE_CATEGORIES
     ]
-    has_municipality = session.execute(
-        text("SELECT current_version_id IS NOT NULL FROM layers WHERE slug = :s"), {"s": MUNICIPALITY}
-    ).scalar()
-    inside = any(r.slug == MUNICIPALITY for r in rows) if has_municipality else None
+    muni_loaded = any(r.slug == MUNICIPALITY for r in rows) or _loaded(session, MUNICIPALITY)
+    inside = any(r.slug == MUNICIPALITY for r in rows) if muni_loaded else None
     return ZonesAnswer(location=loc, in_municipality=inside, zones=zones)
+
+
+def _loaded(session: Session, slug: str) -> bool:
+    return bool(
+        session.execute(text("SELECT current_version_id IS NOT NULL FROM layers WHERE slug = :s"), {"s": slug}).scalar()
+    )
 
 
 def band_for(distance_m: float, bands_m: list[float], inside: bool) -> Band:

@@ -8,6 +8,7 @@ import rasterio
 import shapely
 from affine import Affine
 from exactextract import exact_extract
+from sqlalchemy import text
 
 from service.geo import location, parse_geojson
 from service.heat import coverage_fractions, heat_at, heat_of_feature, heat_overlap, heat_zones
@@ -98,9 +99,19 @@ def test_zone_overlap_and_hotspots(qsession) -> None:
     geom = gpd.read_file(PROJECT_ROOT / "layers" / "vector" / "havenkwartier.gpkg").geometry.iloc[0]
     ref = reference(geom, 1.5)
     assert hk.mean_c == pytest.approx(ref["mean"], abs=1e-3) and hk.mean_c > 2.0
-    assert hk.hotspot_overlap_m2 == pytest.approx(hk.area_above_m2, abs=1.0)
+    assert hk.hotspot_overlap_m2 == pytest.approx(hk.area_above_m2, abs=1.0) and hk.hotspot_threshold_c == 1.5
+    # Independently: intersect the zone with the hotspot polygons made at load time, in PostGIS.
+    direct = qsession.execute(
+        text(
+            "SELECT sum(ST_Area(ST_Intersection(h.geom, f.geom))) FROM heat_hotspots h, features f "
+            "JOIN layers l ON l.current_version_id = f.version_id AND l.slug = 'havenkwartier' "
+            "WHERE h.version_id = (SELECT current_version_id FROM layers WHERE slug = 'hitte-eiland') "
+            "AND ST_Intersects(h.geom, f.geom)"
+        )
+    ).scalar_one()
+    assert hk.hotspot_overlap_m2 == pytest.approx(direct, abs=1.0)
     other = heat_of_feature(qsession, layer="havenkwartier", feature_id="havenkwartier", threshold_c=2.5)
-    assert other.hotspot_overlap_m2 is None  # hotspots exist for the default threshold only
+    assert other.hotspot_overlap_m2 == hk.hotspot_overlap_m2  # the hotspots keep their own threshold
     assert other.area_above_m2 < hk.area_above_m2
 
 
@@ -114,3 +125,24 @@ def test_heat_zones_table(qsession) -> None:
     fochtelo = next(r for r in rows if r.name == "Fochteloërveen")
     assert fochtelo.mean_c is None and fochtelo.area_with_data_m2 == 0.0  # outside the raster: no data, said so
     assert {r.layer for r in rows} >= {"binnenstad", "trz", "natura2000", "bedrijventerreinen", "testgebied"}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_coverage_fractions_cell_by_cell_against_shapely(seed: int) -> None:
+    """Every cell against shapely's exact intersection area: holes, multipolygons, parts outside the grid."""
+    rng = np.random.default_rng(seed)
+    t = Affine(10, 0, 1000, 0, -10, 2000)  # 20 x 20 cells, x 1000..1200, y 1800..2000
+    ang = np.sort(rng.uniform(0, 2 * np.pi, 40))
+    rad = rng.uniform(40, 130, 40)
+    star = shapely.Polygon(np.column_stack([1100 + rad * np.cos(ang), 1900 + rad * np.sin(ang)])).buffer(0)
+    hole = shapely.Point(1100 + rng.uniform(-10, 10), 1900).buffer(25)
+    geom = (
+        shapely.MultiPolygon([star.difference(hole), shapely.box(1203, 1810, 1290, 1830)])
+        if seed == 3
+        else (star.difference(hole))
+    )
+    frac = coverage_fractions([geom], t, (20, 20))
+    for r in range(20):
+        for c in range(20):
+            cell = shapely.box(1000 + c * 10, 2000 - (r + 1) * 10, 1000 + (c + 1) * 10, 2000 - r * 10)
+            assert frac[r, c] == pytest.approx(cell.intersection(geom).area / 100.0, abs=1e-9), (r, c)

@@ -21,6 +21,13 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_session(request: Request) -> Iterator[Session]:
+    """A read-only session in autocommit mode: no BEGIN/ROLLBACK round trips for single-query answers."""
+    with request.app.state.read_sessionmaker() as session:
+        yield session
+
+
+def get_write_session(request: Request) -> Iterator[Session]:
+    """A transactional session (committed by the domain, rolled back on error or when left open)."""
     with request.app.state.sessionmaker() as session:
         yield session
 
@@ -28,3 +35,4 @@ def get_session(request: Request) -> Iterator[Session]:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+WriteSessionDep = Annotated[Session, Depends(get_write_session)]

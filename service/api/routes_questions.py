@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from service import batch, heat, zones
 from service import check as check_mod
-from service.api.deps import SessionDep, SettingsDep
+from service.api.deps import SessionDep, SettingsDep, WriteSessionDep
 from service.api.params import GEOJSON_BODY, JsonBody, LocationDep
 from service.geo import parse_feature_collection, parse_geojson
 from service.report import render_check_html
@@ -124,7 +124,7 @@ def check(
     openapi_extra=GEOJSON_BODY,
 )
 def check_batch(
-    session: SessionDep,
+    session: WriteSessionDep,
     settings: SettingsDep,
     body: JsonBody,
     crs: Crs = None,
