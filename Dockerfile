@@ -1,4 +1,10 @@
 # The Gebiedscheck Assen API. GDAL, PROJ and GEOS come inside the rasterio/pyogrio/shapely wheels.
+# Map assets (Leaflet, ...) come from the npm registry at build time and are served by us (no CDN).
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY maps/assets/package.json maps/assets/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,7 +18,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY maps ./maps
-RUN pip install --no-cache-dir .
+COPY --from=assets /assets/node_modules ./maps/assets/node_modules
+RUN pip install --no-cache-dir -e .
 COPY layers ./layers
 COPY docker/entrypoint.sh /usr/local/bin/gebiedscheck-entrypoint
 RUN chmod +x /usr/local/bin/gebiedscheck-entrypoint && useradd --system --uid 10001 gebiedscheck \

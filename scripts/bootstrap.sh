@@ -37,6 +37,9 @@ if command -v apt-get >/dev/null 2>&1; then
         missing+=("postgresql-$pg_major-postgis-3")
     fi
     command -v gdalinfo >/dev/null 2>&1 || missing+=("gdal-bin")
+    # The viewer's tests run in Debian's Chromium (never a downloaded browser); npm fetches the map assets.
+    command -v chromium >/dev/null 2>&1 || missing+=("chromium" "chromium-driver")
+    command -v npm >/dev/null 2>&1 || missing+=("npm")
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "bootstrap: installing ${missing[*]} (Debian packages)"
         apt_install "${missing[@]}" || echo "bootstrap: could not install ${missing[*]} (need root);" \
@@ -44,6 +47,17 @@ if command -v apt-get >/dev/null 2>&1; then
     fi
 else
     echo "bootstrap: no apt-get here; make sure PostgreSQL with PostGIS is available (or set DATABASE_URL)" >&2
+fi
+
+# --- Map assets: Leaflet and what Folium's pages load, from the npm registry (served by us, no CDN) ----
+lock=maps/assets/package-lock.json
+if [ ! -f maps/assets/node_modules/.package-lock.json ] || [ "$lock" -nt maps/assets/node_modules/.package-lock.json ]; then
+    if command -v npm >/dev/null 2>&1; then
+        echo "bootstrap: installing the map assets (npm ci in maps/assets)"
+        npm ci --prefix maps/assets --no-audit --no-fund --loglevel=error >/dev/null
+    else
+        echo "bootstrap: npm is missing; the map viewer needs maps/assets (npm ci)" >&2
+    fi
 fi
 
 # --- Python packages ---------------------------------------------------------------------------------

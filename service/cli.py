@@ -145,6 +145,7 @@ def serve(
 from service import cli_questions  # noqa: E402  (registers the question commands)
 
 cli_questions.register(app)
+cli_questions.register_maps(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -257,3 +257,42 @@ def _print_report(report: CheckReport) -> None:
     else:
         out.print(f"Hitte: {nl(h.value_c, 2)} °C op deze plek.")
     out.print(f"[dim]{report.disclaimer}[/]")
+
+
+def register_maps(app: typer.Typer) -> None:
+    maps_app = typer.Typer(help="Kaarten als bestanden.", no_args_is_help=True)
+    app.add_typer(maps_app, name="maps")
+
+    @app.command("map")
+    def map_(
+        out: Annotated[Path, typer.Option("--out", "--uit", help="HTML-bestand van de overzichtskaart.")],
+    ) -> None:
+        """Schrijf de overzichtskaart (alle lagen, hitte-eiland, legenda) als HTML met eigen bestanden."""
+        from maps.export import write_map
+
+        with cli_session() as (session, settings):
+            try:
+                path = write_map(session, out, settings=settings)
+            except Exception as exc:  # AssetError and domain errors: a Dutch message, exit 1
+                fail(str(getattr(exc, "detail", exc)))
+        err.print(f"Overzichtskaart geschreven: {path}")
+
+    @maps_app.command("export")
+    def export(
+        directory: Annotated[Path, typer.Argument(help="Map voor de statische viewer (index.html en bestanden).")],
+        api: Annotated[
+            str, typer.Option(help="Adres van de API voor klikvragen, bv. https://gebiedscheck.example.nl")
+        ] = "",
+    ) -> None:
+        """Schrijf een zelfstandige kaartviewer die elke webserver kan publiceren."""
+        from maps.export import write_map
+
+        directory.mkdir(parents=True, exist_ok=True)
+        with cli_session() as (session, settings):
+            try:
+                path = write_map(
+                    session, directory / "index.html", settings=settings, viewer=True, api=api, static_name="static"
+                )
+            except Exception as exc:
+                fail(str(getattr(exc, "detail", exc)))
+        err.print(f"Statische viewer geschreven: {path} (klikvragen naar {api or 'dezelfde server'})")

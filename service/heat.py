@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.errors import InvalidInput, NotFound
+from service.errors import DatabaseUnavailable, InvalidInput, NotFound
 from service.geo import Location
 from service.settings import Settings, get_settings
 from service.zones import SourceRef, _source
@@ -85,6 +86,12 @@ def current_raster(session: Session, *, settings: Settings | None = None) -> tup
     ).first()
     if row is None:
         raise NotFound(f"the heat raster ({HEAT_LAYER!r}) is not loaded")
+    if not row.raster_path or not Path(row.raster_path).is_file():
+        raise DatabaseUnavailable(
+            f"the file of raster version {row.number} of {HEAT_LAYER!r} is missing; "
+            "run `gebiedscheck layers load-defaults` (or reload the raster) to restore it",
+            cause=row.raster_path,
+        )
     src = _source(row)
     meta = row.metadata or {}
     ref = RasterRef(

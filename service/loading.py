@@ -311,7 +311,8 @@ def write_version(
         fc = session.execute(
             text("SELECT feature_count FROM layer_versions WHERE id = :id"), {"id": current[0]}
         ).scalar_one()
-        if is_raster:
+        if isinstance(prepared, PreparedRaster):
+            _restore_raster_copy(session, version_id=current[0], source=prepared.path, sha256=prepared.sha256)
             ensure_hotspots(session, version_id=current[0], threshold_c=settings.heat_threshold_c)
         return LoadResult(**base, status="unchanged", version=current[1], feature_count=int(fc))
 
@@ -430,6 +431,17 @@ def write_hotspots(session: Session, *, version_id: int, raster_path: Path, thre
             [{"v": version_id, "t": threshold_c, "wkb": shapely.to_wkb(p), "n": MAX_PART_VERTICES} for p in polys],
         )
     return len(polys)
+
+
+def _restore_raster_copy(session: Session, *, version_id: int, source: Path, sha256: str) -> None:
+    """Put back the stored copy of a raster version from an identical source file (same sha256)."""
+    path = session.execute(text("SELECT raster_path FROM layer_versions WHERE id = :v"), {"v": version_id}).scalar()
+    if path and not Path(path).exists():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(path).with_suffix(".tif.part")
+        shutil.copyfile(source, tmp)
+        tmp.replace(path)
+        log.warning("restored the missing raster file of version %d from %s (sha256 %s)", version_id, source, sha256)
 
 
 def ensure_hotspots(session: Session, *, version_id: int, threshold_c: float) -> int:

@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     max_vertices: int = Field(default=250_000, description="Largest geometry accepted in a request (vertices)")
     max_body_bytes: int = Field(default=20_000_000, description="Largest request body accepted (bytes)")
     batch_limit: int = Field(default=1_000, description="Most features in one POST /check/batch")
+    # Maps
+    basemap: str = Field(default="pdok", description="'pdok' (BRT-Achtergrondkaart grijs + standaard) or 'osm'")
+    tile_url: str | None = Field(default=None, description="Own XYZ tile URL (replaces the basemap choice)")
+    tile_attribution: str | None = Field(default=None, description="Attribution of tile_url")
+    cors_origins: list[str] = Field(
+        default=["*"], description="Origins allowed to read the API (the static viewer calls it from elsewhere)"
+    )
+    display_tolerance_m: float = Field(default=2.0, description="Simplification of geometries for display (m)")
 
     @property
     def explicit_database(self) -> bool:

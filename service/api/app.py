@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from service import __version__
-from service.api import routes_health, routes_layers, routes_questions
+from service.api import routes_health, routes_layers, routes_maps, routes_questions
 from service.database import make_engine, make_sessionmaker
 from service.errors import GebiedscheckError, status_for
 from service.settings import Settings, get_settings
@@ -51,6 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Reading is public: the static viewer (gebiedscheck maps export) may call the API from another origin.
+    app.add_middleware(
+        CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"], allow_headers=["Accept"]
+    )
 
     @app.exception_handler(GebiedscheckError)
     async def domain_error(request: Request, exc: GebiedscheckError) -> JSONResponse:
@@ -75,6 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.exception("%s %s: database error", request.method, request.url.path, exc_info=exc)
         return JSONResponse(status_code=500, content={"detail": "internal database error"})
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s: unexpected error", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(status_code=500, content={"detail": "internal error; the cause is in the service log"})
+
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
@@ -86,4 +96,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_health.router)
     app.include_router(routes_layers.router)
     app.include_router(routes_questions.router)
+    app.include_router(routes_maps.router)
+    routes_maps.mount_static(app)
     return app

@@ -38,6 +38,10 @@ gpd.GeoDataFrame({"name": ["Zonder CRS"]}, geometry=[square]).to_file(nocrs / "n
 outer = [(236000, 560000), (236400, 560000), (236400, 560400), (236000, 560400), (236000, 560000)]
 hole = [(236100, 560100), (236300, 560100), (236300, 560300), (236100, 560300), (236100, 560100)]
 second = Polygon([(237000, 560000), (237200, 560000), (237200, 560200), (237000, 560200)])
-gpd.GeoDataFrame({"name": ["Ring met gat"]}, geometry=[MultiPolygon([Polygon(outer, [hole]), second])], crs=RD).to_file(
-    HERE / "testgebied.gpkg", layer="testgebied", driver="GPKG"
-)
+# And a feature whose name is markup: it must show as text everywhere, never run.
+evil = Polygon([(238000, 561000), (238300, 561000), (238300, 561300), (238000, 561300)])
+gpd.GeoDataFrame(
+    {"name": ["Ring met gat", "<img src=x onerror=alert(1)>"]},
+    geometry=[MultiPolygon([Polygon(outer, [hole]), second]), MultiPolygon([evil])],
+    crs=RD,
+).to_file(HERE / "testgebied.gpkg", layer="testgebied", driver="GPKG")

@@ -1,0 +1,168 @@
+"""The overview map: every layer as its own toggleable group, the heat overlay, legends, PDOK basemap."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+import folium
+from branca.element import Element, MacroElement
+from jinja2 import Template
+from sqlalchemy.orm import Session
+
+from maps.assets import localise
+from maps.data import DisplayLayer, display_layers
+from maps.heat_png import legend_stops
+from service.settings import Settings, get_settings
+
+ASSEN = (52.993, 6.560)
+PDOK = "https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/{style}/EPSG:3857/{{z}}/{{x}}/{{y}}.png"
+PDOK_ATTRIBUTION = 'Kaartgegevens &copy; <a href="https://www.kadaster.nl">Kadaster</a> (BRT-Achtergrondkaart)'
+OSM = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>-bijdragers'
+
+
+def basemaps(settings: Settings) -> list[tuple[str, str, str]]:
+    """(name, url, attribution) of the basemaps, the first shown by default."""
+    if settings.tile_url:
+        return [("Achtergrond", settings.tile_url, settings.tile_attribution or "")]
+    if settings.basemap == "osm":
+        return [("OpenStreetMap", OSM, OSM_ATTRIBUTION)]
+    return [
+        ("BRT-Achtergrondkaart grijs", PDOK.format(style="grijs"), PDOK_ATTRIBUTION),
+        ("BRT-Achtergrondkaart standaard", PDOK.format(style="standaard"), PDOK_ATTRIBUTION),
+    ]
+
+
+def _style(colour: str, category: str) -> Any:
+    dash = "6 4" if category == "referentie" else None
+    fill = 0.0 if category == "referentie" else 0.25
+
+    def style(_feature: Any) -> dict[str, Any]:
+        return {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": fill, "dashArray": dash}
+
+    return style
+
+
+LEGEND = Template(
+    """{% macro html(this, kwargs) %}
+<div class="gc-legend" role="region" aria-label="Legenda">
+  <strong>Legenda</strong> <span class="gc-indicatief">indicatief</span>
+  <ul>{% for l in this.layers %}<li>
+    <span class="gc-swatch" style="border-color:{{ l.colour }};background:{{ l.colour }}40"></span>{{ l.title|e }}
+  </li>{% endfor %}</ul>
+  {% if this.heat %}<div><strong>Hitte-eiland (°C)</strong><div class="gc-ramp">{% for s in this.stops %}
+    <span style="background:{{ s.rgb }}">{{ '%.1f'|format(s.c) }}</span>{% endfor %}</div>
+  <small>zomergemiddeld verschil stad–platteland</small></div>{% endif %}
+  <small>Geometrieën zijn indicatief: handmatig getekend, niet de officiële GIO's.</small>
+</div>
+{% endmacro %}"""
+)
+
+
+class ImageUrlOverlay(MacroElement):
+    """L.imageOverlay from a URL on our own server (Folium's ImageOverlay wants a file or an http URL)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.imageOverlay({{ this.url|tojson }}, {{ this.bounds|tojson }},
+    {opacity: 1, interactive: false, alt: "Hitte-eiland (UHI, °C)"}).addTo({{ this._parent.get_name() }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, url: str, bounds: list[list[float]]) -> None:
+        super().__init__()
+        self._name = "ImageUrlOverlay"
+        self.url = url
+        self.bounds = bounds
+
+
+class Legend(MacroElement):
+    _template = LEGEND
+
+    def __init__(self, layers: list[DisplayLayer], heat: bool) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.layers = layers
+        self.heat = heat
+        self.stops = legend_stops()
+
+
+CSS = """
+<style>
+.gc-legend{position:fixed;bottom:28px;right:10px;z-index:1000;background:#fff;padding:8px 10px;border-radius:4px;
+box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 system-ui,sans-serif;max-width:16rem;max-height:50vh;overflow:auto}
+.gc-legend ul{list-style:none;margin:4px 0;padding:0}.gc-swatch{display:inline-block;width:12px;height:12px;
+border:2px solid;margin-right:6px;vertical-align:middle}.gc-ramp{display:flex}.gc-ramp span{flex:1;text-align:center;
+font-size:10px;padding:1px}.gc-indicatief{background:#fde68a;border-radius:3px;padding:0 4px;font-size:11px}
+@media (max-width:600px){.gc-legend{max-width:11rem;font-size:11px;bottom:4px;right:4px}}
+</style>
+"""
+
+
+def overview_map(
+    session: Session,
+    *,
+    settings: Settings | None = None,
+    heat_url: str | None = None,
+    heat_bounds: list[list[float]] | None = None,
+    popups: bool = True,
+) -> tuple[folium.Map, dict[str, str]]:
+    """The overview map and {layer slug: JS variable of its group} (for the viewer's URL state)."""
+    settings = settings or get_settings()
+    layers = display_layers(session, tolerance_m=settings.display_tolerance_m)
+    m = folium.Map(location=ASSEN, zoom_start=12, tiles=None, control_scale=True, prefer_canvas=False)
+    for i, (name, url, attribution) in enumerate(basemaps(settings)):
+        folium.TileLayer(url, name=name, attr=attribution, max_zoom=19, show=i == 0, overlay=False).add_to(m)
+    groups: dict[str, str] = {}
+    if heat_url and heat_bounds:
+        group = folium.FeatureGroup(name="Hitte-eiland (°C)", show=True)
+        ImageUrlOverlay(heat_url, heat_bounds).add_to(group)
+        group.add_to(m)
+        groups["hitte-eiland"] = group.get_name()
+    for layer in layers:
+        group = folium.FeatureGroup(name=f"{escape(layer.title)} ({layer.label})", show=True)
+        folium.GeoJson(
+            layer.geojson,
+            name=layer.title,
+            style_function=_style(layer.colour, layer.category),
+            highlight_function=lambda _f: {"weight": 4},
+            tooltip=folium.GeoJsonTooltip(fields=["naam", "laag"], aliases=["", ""], labels=False),
+            popup=folium.GeoJsonPopup(
+                fields=["naam", "laag", "beleid", "herkomst"],
+                aliases=["Gebied", "Laag", "Omgevingsvisie", "Herkomst"],
+                max_width=360,
+            )
+            if popups
+            else None,
+            smooth_factor=1.0,
+        ).add_to(group)
+        group.add_to(m)
+        groups[layer.slug] = group.get_name()
+    folium.LayerControl(collapsed=True).add_to(m)
+    root: Any = m.get_root()
+    root.header.add_child(Element(CSS))
+    m.add_child(Legend(layers, heat=bool(heat_url)))
+    return m, groups
+
+
+def render(m: folium.Map, *, base: str = "/static/vendor") -> str:
+    """The map as one HTML page whose scripts and stylesheets come from ``base`` (our copy, no CDN)."""
+    return localise(m.get_root().render(), base=base)
+
+
+def viewer_boot(m: folium.Map, groups: dict[str, str], *, api: str = "", static: str = "/static") -> None:
+    """Expose the map and its groups to viewer.js, and load it after Folium's own script block."""
+    group_js = ", ".join(f"{json.dumps(slug)}: {var}" for slug, var in groups.items())
+    src = json.dumps(f"{static}/gebiedscheck/viewer.js")
+    # Folium writes the map's own script after this element: run once the page has loaded.
+    boot = (
+        "window.addEventListener('DOMContentLoaded', function () {\n"
+        f"  window.gebiedscheck = {{map: {m.get_name()}, groups: {{{group_js}}}, api: {json.dumps(api)}}};\n"
+        "  var s = document.createElement('script'); s.src = " + src + "; document.body.appendChild(s);\n"
+        "});"
+    )
+    root: Any = m.get_root()
+    root.header.add_child(Element(f'<link rel="stylesheet" href="{static}/gebiedscheck/viewer.css">'))
+    root.script.add_child(Element(boot), name="gebiedscheck_boot")

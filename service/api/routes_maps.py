@@ -1,0 +1,63 @@
+"""The public web map viewer (/kaart), its heat overlay image, and the self-hosted map assets (/static)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from maps.assets import NODE_MODULES, STATIC_DIR, VENDOR_DIRS, assets_installed
+from maps.viewer import heat_overlay, state_key, viewer_html
+from service.api.deps import SessionDep, SettingsDep
+from service.errors import ConfigurationError
+
+router = APIRouter(tags=["maps"])
+
+
+def mount_static(app: FastAPI) -> None:
+    """/static/gebiedscheck (our viewer script) and /static/vendor/* (npm packages, installed by make install)."""
+    app.mount("/static/gebiedscheck", StaticFiles(directory=STATIC_DIR), name="static-gebiedscheck")
+    for name, directory in VENDOR_DIRS.items():
+        path = NODE_MODULES / directory
+        if path.is_dir():
+            app.mount(f"/static/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
+
+
+@router.get("/kaart", response_class=HTMLResponse, summary="The public map viewer (Dutch)")
+def kaart(request: Request, session: SessionDep, settings: SettingsDep) -> Any:
+    """Overview map with click-to-query; `?lat=..&lon=..&zoom=..&layers=a,b` opens a shared view."""
+    if not assets_installed():
+        raise ConfigurationError("the map assets are not installed (run `make install`, which runs npm ci)")
+    cache: dict[Any, Any] = request.app.state.__dict__.setdefault("map_cache", {})
+    key = ("kaart", state_key(session))
+    if key not in cache:
+        _, bounds, version = _heat(request, session)
+        cache.clear()
+        cache[key] = viewer_html(
+            session, settings=settings, heat_url=f"/kaart/hitte-eiland.png?v={version}", heat_bounds=bounds
+        )
+    return HTMLResponse(cache[key], headers={"Cache-Control": "no-cache"})
+
+
+@router.get(
+    "/kaart/hitte-eiland.png",
+    summary="The heat raster as a transparent PNG (Web Mercator)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def heat_image(request: Request, session: SessionDep) -> Response:
+    png, _, version = _heat(request, session)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _heat(request: Request, session: Any) -> tuple[bytes, list[list[float]], int]:
+    cache: dict[Any, Any] = request.app.state.__dict__.setdefault("heat_png_cache", {})
+    from service.heat import current_raster
+
+    row, _ = current_raster(session)
+    if row.id not in cache:
+        cache.clear()
+        cache[row.id] = heat_overlay(session)
+    return cache[row.id]

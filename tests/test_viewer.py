@@ -1,0 +1,237 @@
+"""The public viewer in real headless Chromium (Debian's), against a real server on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from maps.assets import assets_installed, external_urls
+from service.api.app import create_app
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TILE_HOSTS = ("service.pdok.nl", "tile.openstreetmap.org")
+
+pytestmark = pytest.mark.skipif(not assets_installed(), reason="map assets not installed (make install runs npm ci)")
+
+
+@pytest.fixture(scope="module")
+def server(qsettings) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(qsettings), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian chromium is needed: apt-get install chromium (make install does it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A viewer page that records failed requests, script errors and dialogs; tiles never leave the box."""
+
+    def __init__(self, browser, url: str, viewport=(1100, 800)) -> None:  # type: ignore[no-untyped-def]
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        self.page.on("requestfailed", lambda r: self.failed.append(r.url))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.route(
+            "**/*",
+            lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1") else route.abort(),
+        )
+        self.page.goto(url)
+        self.page.wait_for_function("window.gebiedscheck && window.gebiedscheck.ready === true", timeout=20000)
+
+    def click_at(self, lat: float, lon: float) -> str:
+        self.page.evaluate(
+            "([lat, lon]) => { const m = window.gebiedscheck.map; m.closePopup(); m.setView([lat, lon], m.getZoom(),"
+            " {animate: false}); }",
+            [lat, lon],
+        )
+        x, y = self.page.evaluate(
+            """([lat, lon]) => { const m = window.gebiedscheck.map; const p = m.latLngToContainerPoint([lat, lon]);
+                 const r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }""",
+            [lat, lon],
+        )
+        self.page.wait_for_function("document.querySelectorAll('.gc-popup').length === 0")  # old popup gone
+        self.page.mouse.click(x, y)
+        self.page.wait_for_selector(".gc-popup h2", timeout=10000)  # the answer, not "Bezig met opvragen…"
+        return self.page.inner_text(".gc-popup")
+
+    def not_tiles(self) -> list[str]:
+        return [u for u in self.failed if not any(h in u for h in TILE_HOSTS)]
+
+
+def test_page_has_no_cdn(server: str) -> None:
+    import httpx
+
+    html = httpx.get(f"{server}/kaart").text
+    assert external_urls(html) == []
+    assert '<html lang="nl">' in html and "Kaart — Gebiedscheck Assen" in html
+
+
+def test_viewer_loads_draws_and_answers_clicks(server: str, browser) -> None:
+    p = Page(browser, f"{server}/kaart?lat=52.99&lon=6.56&zoom=13")
+    paths = p.page.evaluate("document.querySelectorAll('path.leaflet-interactive').length")
+    assert paths >= 20  # every feature of every layer is drawn
+    assert p.page.evaluate("document.querySelectorAll('img.leaflet-image-layer').length") == 1  # the heat overlay
+    text = p.click_at(53.0000, 6.5690)
+    assert "Havenkwartier" in text and "Natura 2000" in text and "°C" in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    p.page.screenshot(path=str(ARTIFACTS / "kaart-havenkwartier.png"))
+    text = p.click_at(52.9600, 6.4870)
+    assert "Ligt in Witterveld" in text and "afstand 0 m" in text
+    assert p.errors == [] and p.not_tiles() == []
+    p.page.close()
+
+
+def test_url_state(server: str, browser) -> None:
+    p = Page(browser, f"{server}/kaart?lat=53.00000&lon=6.56900&zoom=15&layers=havenkwartier")
+    assert p.page.evaluate("window.gebiedscheck.map.getZoom()") == 15
+    shown = p.page.evaluate(
+        "Object.keys(window.gebiedscheck.groups)"
+        ".filter(s => window.gebiedscheck.map.hasLayer(window.gebiedscheck.groups[s]))"
+    )
+    assert shown == ["havenkwartier"]
+    p.page.evaluate("window.gebiedscheck.map.setView([52.98, 6.55], 14)")
+    p.page.wait_for_function("location.search.includes('zoom=14')")
+    assert "lat=52.98000" in p.page.url and "layers=havenkwartier" in p.page.url
+    p.page.close()
+
+
+def test_markup_in_names_stays_text(server: str, browser) -> None:
+    from service.geo import rd_to_wgs84
+
+    # The feature '<img src=x onerror=alert(1)>' of the test layer lies at RD 238000..238300, 561000..561300.
+    where = rd_to_wgs84(238150, 561150)
+    p = Page(browser, f"{server}/kaart?lat={where.lat}&lon={where.lon}&zoom=15")
+    text = p.click_at(where.lat, where.lon)
+    assert "<img src=x onerror=alert(1)>" in text, text
+    p.page.evaluate("window.gebiedscheck.map.closePopup()")
+    x, y = p.page.evaluate(
+        """([lat, lon]) => { const m = window.gebiedscheck.map; const q = m.latLngToContainerPoint([lat, lon]);
+             const r = m.getContainer().getBoundingClientRect(); return [q.x + r.left, q.y + r.top]; }""",
+        [where.lat, where.lon],
+    )
+    p.page.mouse.move(x, y)  # the feature's own tooltip
+    p.page.wait_for_selector(".leaflet-tooltip", timeout=5000)
+    assert "<img src=x onerror=alert(1)>" in p.page.inner_text(".leaflet-tooltip")
+    assert p.page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    assert p.dialogs == [] and p.errors == []
+    p.page.close()
+
+
+def test_viewer_on_a_phone(server: str, browser) -> None:
+    p = Page(browser, f"{server}/kaart", viewport=(390, 844))
+    assert p.page.evaluate("document.querySelector('.leaflet-container').getBoundingClientRect().width") == 390
+    assert p.page.evaluate("getComputedStyle(document.querySelector('.gc-legend')).display") != "none"
+    p.page.close()
+
+
+@pytest.fixture
+def cli_env(qsettings, monkeypatch):
+    from service.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", qsettings.database_url)
+    monkeypatch.setenv("GEBIEDSCHECK_DATA_DIR", str(qsettings.data_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_overview_map_file(cli_env, browser, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+    from service.geo import rd_to_wgs84
+
+    out = tmp_path / "overzicht.html"
+    r = CliRunner().invoke(app, ["map", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    html = out.read_text()
+    assert external_urls(html) == [] and (tmp_path / "overzicht_bestanden" / "hitte-eiland.png").exists()
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+    page.goto(out.as_uri())
+    page.wait_for_selector("path.leaflet-interactive")
+    assert page.evaluate("document.querySelectorAll('path.leaflet-interactive').length") >= 20
+    assert page.is_visible(".gc-legend") and "Legenda" in page.inner_text(".gc-legend")
+    # The feature popup of the standalone map (no API): name, policy and provenance, markup as text.
+    where = rd_to_wgs84(238150, 561150)
+    name = page.evaluate("Object.keys(window).find(k => k.startsWith('map_'))")
+    x, y = page.evaluate(
+        f"""([lat, lon]) => {{ const m = window[{name!r}]; m.setView([lat, lon], 15, {{animate: false}});
+             const q = m.latLngToContainerPoint([lat, lon]); const r = m.getContainer().getBoundingClientRect();
+             return [q.x + r.left, q.y + r.top]; }}""",
+        [where.lat, where.lon],
+    )
+    page.mouse.click(x, y)
+    page.wait_for_selector(".leaflet-popup-content")
+    text = page.inner_text(".leaflet-popup-content")
+    assert "<img src=x onerror=alert(1)>" in text and "indicatief" in text
+    assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0 and errors == []
+    page.close()
+
+
+def test_static_export_calls_the_api(cli_env, server: str, browser, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    r = CliRunner().invoke(app, ["maps", "export", str(tmp_path / "viewer"), "--api", server])
+    assert r.exit_code == 0, r.output
+    index = tmp_path / "viewer" / "index.html"
+    assert external_urls(index.read_text()) == []
+    # Published by a plain web server on another origin: the clicks go to the API (CORS).
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(index.parent))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        p = Page(browser, f"http://127.0.0.1:{httpd.server_address[1]}/index.html?lat=53.0&lon=6.569&zoom=14")
+        text = p.click_at(53.0000, 6.5690)
+        assert "Havenkwartier" in text and p.errors == [] and p.not_tiles() == []
+        p.page.close()
+    finally:
+        httpd.shutdown()
