@@ -98,20 +98,20 @@ def bench_n2k(session, big_version: int) -> None:  # type: ignore[no-untyped-def
     )
 
 
-def bench_heat(session) -> None:  # type: ignore[no-untyped-def]
+def bench_heat(session, settings) -> None:  # type: ignore[no-untyped-def]
     from exactextract import exact_extract
 
-    raster_row, _ = current_raster(session)
+    raster_row, _ = current_raster(session, settings=settings)
     for n in (2_000, 200_000):
         geom = wobbly(n, 234_000, 557_000, 2_500)
         gdf = gpd.GeoDataFrame(geometry=[geom], crs="EPSG:28992")
-        ours_stats = heat_overlap(session, geom)
+        ours_stats = heat_overlap(session, geom, settings=settings)
         ref = exact_extract(raster_row.raster_path, gdf, ["coverage", "values"], output="pandas")
         cov, vals = np.asarray(ref["coverage"].iloc[0]), np.asarray(ref["values"].iloc[0])
         share_ref = float(cov[vals >= 1.5].sum() / cov.sum())
         t_ours, t_ref = [], []
         for _ in range(REPEATS):
-            t_ours.append(median_time(lambda g=geom: heat_overlap(session, g), 1))
+            t_ours.append(median_time(lambda g=geom: heat_overlap(session, g, settings=settings), 1))
             t_ref.append(
                 median_time(
                     lambda g=gdf: exact_extract(raster_row.raster_path, g, ["mean", "coverage"], output="pandas"), 1
@@ -337,9 +337,9 @@ def main() -> int:
                 text("SELECT current_version_id FROM layers WHERE slug = 'bench-natura2000'")
             ).scalar_one()
             bench_n2k(session, big_version)
-            bench_heat(session)
+            bench_heat(session, settings)
             bench_batch(session, settings)
-            raster = current_raster(session)[0].raster_path
+            raster = current_raster(session, settings=settings)[0].raster_path
         engine.dispose()
         bench_server(url, data_dir)
         bench_window_memory(raster)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -59,7 +60,7 @@ def write_map(
     static_name = static_name or f"{out.stem}_bestanden"
     static = out.parent / static_name
     copy_assets(static)
-    png, bounds, _ = heat_overlay(session)
+    png, bounds, _ = heat_overlay(session, settings=settings)
     (static / "hitte-eiland.png").write_bytes(png)
     m, groups = overview_map(
         session, settings=settings, heat_url=f"{static_name}/hitte-eiland.png", heat_bounds=bounds, popups=not viewer
@@ -70,5 +71,22 @@ def write_map(
     html = html.replace("<html>", '<html lang="nl">', 1).replace(
         "<head>", "<head>\n<title>Kaart — Gebiedscheck Assen</title>", 1
     )
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+def write_check_map(session: Session, report: Any, geom: Any, out: Path, *, settings: Settings | None = None) -> Path:
+    """The check map of one quickscan as ``out`` (HTML) with its files next to it."""
+    from maps.check_map import check_map
+
+    static_name = f"{out.stem}_bestanden"
+    static = out.parent / static_name
+    copy_assets(static)
+    png, bounds, _ = heat_overlay(session, settings=settings)
+    (static / "hitte-eiland.png").write_bytes(png)
+    m = check_map(
+        session, report, geom, settings=settings, heat_url=f"{static_name}/hitte-eiland.png", heat_bounds=bounds
+    )
+    html = render(m, base=f"{static_name}/vendor").replace("<html>", '<html lang="nl">', 1)
     out.write_text(html, encoding="utf-8")
     return out

@@ -20,8 +20,8 @@ def state_key(session: Session) -> tuple[tuple[str, int | None], ...]:
     return tuple((r[0], r[1]) for r in rows)
 
 
-def heat_overlay(session: Session) -> tuple[bytes, list[list[float]], int]:
-    row, ref = current_raster(session)
+def heat_overlay(session: Session, *, settings: Settings | None = None) -> tuple[bytes, list[list[float]], int]:
+    row, ref = current_raster(session, settings=settings)
     png, bounds = heat_png(row.raster_path)
     return png, bounds, ref.version
 

@@ -175,7 +175,7 @@ def batch_frame(
     nearest = _frame(session, NEAREST_SQL, {"v": n2k_version.id}, ["i", "d", "name", "site"])
     if progress:
         progress(step)
-    raster_row, ref = current_raster(session)
+    raster_row, ref = current_raster(session, settings=settings)
     heat_c, share = _heat(raster_row.raster_path, geoms, threshold, ref)
 
     idx = pd.RangeIndex(n)

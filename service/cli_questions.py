@@ -154,6 +154,9 @@ def register(app: typer.Typer) -> None:
         crs: Crs = None,
         laag: Annotated[str | None, typer.Option("--gpkg-laag", help="Laag in de GeoPackage.")] = None,
         repair: Annotated[bool, typer.Option("--herstel", "--repair", help="Ongeldige polygonen herstellen.")] = False,
+        kaart: Annotated[
+            Path | None, typer.Option("--map", "--kaart", help="Kaart van de quickscan als HTML (één initiatief).")
+        ] = None,
         threshold: Threshold = None,
         as_json: AsJson = False,
     ) -> None:
@@ -172,6 +175,15 @@ def register(app: typer.Typer) -> None:
             try:
                 if len(items) == 1 and uit is None:
                     report = check_one(session, items[0], threshold_c=threshold, repair=repair, settings=settings)
+                    if kaart is not None:
+                        from maps.export import write_check_map
+                        from service.validation import validate_polygonal
+
+                        geom = items[0].geom
+                        if report.repaired is not None:
+                            geom, _ = validate_polygonal(session, geom, repair=True)
+                        write_check_map(session, report, geom, kaart, settings=settings)
+                        err.print(f"Kaart geschreven: {kaart}")
                     if as_json:
                         return print_json(report)
                     _print_report(report)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,6 +75,11 @@ class HeatZoneRow(HeatStats):
 
 
 def current_raster(session: Session, *, settings: Settings | None = None) -> tuple[Any, RasterRef]:
+    """The current heat raster version (with its file's resolved path) and how answers cite it."""
+    from types import SimpleNamespace
+
+    from service.loading import resolve_raster
+
     row = session.execute(
         text(
             "SELECT l.slug, l.provenance, l.indicative, v.id, v.number, v.source_name, v.source_identifier, "
@@ -86,11 +90,12 @@ def current_raster(session: Session, *, settings: Settings | None = None) -> tup
     ).first()
     if row is None:
         raise NotFound(f"the heat raster ({HEAT_LAYER!r}) is not loaded")
-    if not row.raster_path or not Path(row.raster_path).is_file():
+    path = resolve_raster(row.raster_path, settings)
+    if path is None or not path.is_file():
         raise DatabaseUnavailable(
             f"the file of raster version {row.number} of {HEAT_LAYER!r} is missing; "
             "run `gebiedscheck layers load-defaults` (or reload the raster) to restore it",
-            cause=row.raster_path,
+            cause=str(path),
         )
     src = _source(row)
     meta = row.metadata or {}
@@ -103,7 +108,7 @@ def current_raster(session: Session, *, settings: Settings | None = None) -> tup
         cell_size_m=float((meta.get("cell_size_m") or [10.0])[0]),
         unit=meta.get("unit") or "°C",
     )
-    return row, ref
+    return SimpleNamespace(id=row.id, number=row.number, raster_path=str(path), metadata=meta), ref
 
 
 def heat_at(
@@ -111,7 +116,7 @@ def heat_at(
 ) -> HeatAtAnswer:
     settings = settings or get_settings()
     threshold = _threshold(threshold_c, settings)
-    row, ref = current_raster(session)
+    row, ref = current_raster(session, settings=settings)
     with rasterio.Env(), rasterio.open(row.raster_path) as src:
         r, c = src.index(loc.rd.x, loc.rd.y)
         if not (0 <= r < src.height and 0 <= c < src.width):
@@ -307,7 +312,7 @@ def heat_overlap(
     threshold = _threshold(threshold_c, settings)
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise InvalidInput(f"heat overlap needs a polygon, not a {geom.geom_type}")
-    row, ref = current_raster(session)
+    row, ref = current_raster(session, settings=settings)
     stats = polygon_stats(
         row.raster_path,
         [geom],
@@ -336,7 +341,7 @@ def heat_of_feature(
         raise NotFound(
             f"layer {layer!r} has no feature {feature_id!r}" if exists else f"layer {layer!r} does not exist"
         )
-    row, ref = current_raster(session)
+    row, ref = current_raster(session, settings=settings)
     geom = shapely.from_wkb(bytes(feat.wkb))
     stats = polygon_stats(
         row.raster_path,

@@ -312,8 +312,10 @@ def write_version(
             text("SELECT feature_count FROM layer_versions WHERE id = :id"), {"id": current[0]}
         ).scalar_one()
         if isinstance(prepared, PreparedRaster):
-            _restore_raster_copy(session, version_id=current[0], source=prepared.path, sha256=prepared.sha256)
-            ensure_hotspots(session, version_id=current[0], threshold_c=settings.heat_threshold_c)
+            _restore_raster_copy(
+                session, version_id=current[0], source=prepared.path, sha256=prepared.sha256, settings=settings
+            )
+            ensure_hotspots(session, version_id=current[0], threshold_c=settings.heat_threshold_c, settings=settings)
         return LoadResult(**base, status="unchanged", version=current[1], feature_count=int(fc))
 
     number = int(
@@ -389,9 +391,7 @@ def write_version(
             {"v": version_id, "n": MAX_PART_VERTICES},
         )
     else:
-        write_hotspots(
-            session, version_id=version_id, raster_path=Path(raster_path or ""), threshold_c=settings.heat_threshold_c
-        )
+        write_hotspots(session, version_id=version_id, raster_path=target, threshold_c=settings.heat_threshold_c)
     # Fresh planner statistics, so the first queries after a load use the spatial indexes.
     for table in ("features", "feature_parts", "heat_hotspots"):
         session.execute(text(f"ANALYZE {table}"))
@@ -433,10 +433,25 @@ def write_hotspots(session: Session, *, version_id: int, raster_path: Path, thre
     return len(polys)
 
 
-def _restore_raster_copy(session: Session, *, version_id: int, source: Path, sha256: str) -> None:
+def resolve_raster(stored: str | None, settings: Settings | None = None) -> Path | None:
+    """A version's raster file: where it was stored, or (when the data dir moved) the same content-addressed
+    file in the current data dir's raster store."""
+    if not stored:
+        return None
+    path = Path(stored)
+    if path.exists():
+        return path
+    moved = (settings or get_settings()).raster_store / path.name
+    return moved if moved.exists() else path
+
+
+def _restore_raster_copy(
+    session: Session, *, version_id: int, source: Path, sha256: str, settings: Settings | None = None
+) -> None:
     """Put back the stored copy of a raster version from an identical source file (same sha256)."""
-    path = session.execute(text("SELECT raster_path FROM layer_versions WHERE id = :v"), {"v": version_id}).scalar()
-    if path and not Path(path).exists():
+    stored = session.execute(text("SELECT raster_path FROM layer_versions WHERE id = :v"), {"v": version_id}).scalar()
+    path = resolve_raster(stored, settings)
+    if path and not path.exists():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(path).with_suffix(".tif.part")
         shutil.copyfile(source, tmp)
@@ -444,7 +459,7 @@ def _restore_raster_copy(session: Session, *, version_id: int, source: Path, sha
         log.warning("restored the missing raster file of version %d from %s (sha256 %s)", version_id, source, sha256)
 
 
-def ensure_hotspots(session: Session, *, version_id: int, threshold_c: float) -> int:
+def ensure_hotspots(session: Session, *, version_id: int, threshold_c: float, settings: Settings | None = None) -> int:
     """Build the hotspots of a raster version at ``threshold_c`` when they are missing (derived data)."""
     have = session.execute(
         text("SELECT 1 FROM heat_hotspots WHERE version_id = :v AND threshold_c = :t LIMIT 1"),
@@ -452,11 +467,12 @@ def ensure_hotspots(session: Session, *, version_id: int, threshold_c: float) ->
     ).first()
     if have:
         return 0
-    path = session.execute(text("SELECT raster_path FROM layer_versions WHERE id = :v"), {"v": version_id}).scalar()
-    if not path or not Path(path).exists():
+    stored = session.execute(text("SELECT raster_path FROM layer_versions WHERE id = :v"), {"v": version_id}).scalar()
+    path = resolve_raster(stored, settings)
+    if path is None or not path.exists():
         log.warning("raster of version %d is missing at %s; hotspots not built", version_id, path)
         return 0
-    return write_hotspots(session, version_id=version_id, raster_path=Path(path), threshold_c=threshold_c)
+    return write_hotspots(session, version_id=version_id, raster_path=path, threshold_c=threshold_c)
 
 
 def feature_provenance(spec: ManifestLayer, manifest: Manifest) -> dict[str, Any]:

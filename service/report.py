@@ -13,6 +13,7 @@ color:#1a1a1a;line-height:1.5}h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e5e5e5;
 vertical-align:top}.waarschuwing{background:#fff4e5;border-left:4px solid #e67e00;padding:.5rem .75rem;margin:.5rem 0}
 .indicatief{display:inline-block;background:#fde68a;padding:0 .4rem;border-radius:.25rem;font-size:.85rem}
+iframe.kaart{width:100%;height:28rem;border:1px solid #ccc}
 .disclaimer{font-size:.9rem;color:#444;border-top:1px solid #ccc;margin-top:2rem;padding-top:.5rem}
 """
 
@@ -24,7 +25,7 @@ def _n(value: float | None, digits: int = 0, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
-def render_check_html(report: CheckReport) -> str:
+def render_check_html(report: CheckReport, *, map_html: str | None = None) -> str:
     ini = report.initiative
     title = escape(ini.name or "Initiatief")
     parts = [
@@ -92,6 +93,11 @@ def render_check_html(report: CheckReport) -> str:
         f"<p><small>{escape(h.raster.meaning)} Bron: {escape(h.raster.provenance)}, versie "
         f"{h.raster.version}.</small></p>"
     )
+    if map_html:
+        parts.append(
+            "<h2>Kaart</h2><iframe class='kaart' title='Kaart van het initiatief, de gebieden en Natura 2000' "
+            f'srcdoc="{escape(map_html, quote=True)}"></iframe>'
+        )
     if report.repaired:
         r = report.repaired
         parts.append(

@@ -235,3 +235,62 @@ def test_static_export_calls_the_api(cli_env, server: str, browser, tmp_path) ->
         p.page.close()
     finally:
         httpd.shutdown()
+
+
+def test_check_map_in_the_html_report(server: str, browser) -> None:
+    import httpx
+
+    feature = {
+        "type": "Feature",
+        "properties": {"name": "Glamping", "kind": "recreatie"},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[6.535, 52.970], [6.545, 52.970], [6.545, 52.975], [6.535, 52.975], [6.535, 52.970]]],
+        },
+    }
+    html = httpx.post(f"{server}/check?f=html", json=feature, timeout=30).text
+    assert "<iframe class='kaart'" in html and "srcdoc=" in html and external_urls(html) == []
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_() if route.request.url.startswith(("http://127.0.0.1", "about:")) else route.abort()
+        ),
+    )
+    page.goto(f"{server}/kaart")  # same origin as the report, so its /static paths resolve
+    page.set_content(html)
+    frame = page.frame_locator("iframe.kaart")
+    frame.locator("path.leaflet-interactive").first.wait_for()
+    # The initiative, the TRZ it lies in, the nearest Natura 2000 site and the shortest line to it.
+    assert frame.locator("path.leaflet-interactive").count() >= 4
+    label = frame.locator(".gc-n2k-label").inner_text()
+    assert label.startswith("Natura 2000: Witterveld") and label.endswith(" m")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "check-rapport.png"), full_page=True)
+    assert errors == []
+    page.close()
+
+
+def test_cli_check_map(cli_env, tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    src = tmp_path / "plan.geojson"
+    src.write_text(
+        json.dumps(
+            {
+                "type": "Feature",
+                "properties": {"name": "Plan"},
+                "geometry": {"type": "Point", "coordinates": [6.569, 53.0]},
+            }
+        )
+    )
+    r = CliRunner().invoke(app, ["check", str(src), "--map", str(tmp_path / "plan.html")])
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "plan.html").read_text()
+    assert external_urls(html) == [] and "gc-n2k-label" in html and "Drentsche Aa-gebied" in html

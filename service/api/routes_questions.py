@@ -111,8 +111,30 @@ def check(
     parsed = parse_geojson(body, crs=crs, max_vertices=settings.max_vertices)
     report = check_mod.check(session, parsed, threshold_c=threshold_c, repair=repair, settings=settings)
     if f == "html":
-        return HTMLResponse(render_check_html(report))
+        return HTMLResponse(
+            render_check_html(report, map_html=check_map_html(session, report, parsed.geom, settings=settings))
+        )
     return report
+
+
+def check_map_html(session: Any, report: check_mod.CheckReport, geom: Any, *, settings: Any) -> str | None:
+    """The check map for the HTML report (None when the map assets are not installed)."""
+    from maps.assets import assets_installed
+    from maps.check_map import check_map
+    from maps.overview import render
+    from maps.viewer import heat_overlay
+
+    if not assets_installed():
+        return None
+    if report.repaired is not None:
+        from service.validation import validate_polygonal
+
+        geom, _ = validate_polygonal(session, geom, repair=True)
+    _, bounds, version = heat_overlay(session, settings=settings)
+    m = check_map(
+        session, report, geom, settings=settings, heat_url=f"/kaart/hitte-eiland.png?v={version}", heat_bounds=bounds
+    )
+    return render(m)
 
 
 @router.post(
