@@ -70,3 +70,22 @@ def localise(html: str, *, base: str = "/static/vendor") -> str:
 def external_urls(html: str) -> list[str]:
     """Script and stylesheet addresses of a page that are not on our own server."""
     return [m.group(2) for m in _TAG.finditer(html)]
+
+
+def inline(html: str) -> str:
+    """A Folium page with every known CDN script/stylesheet inlined from our npm copies: one self-contained
+    file, for notebooks (no server there to serve /static)."""
+
+    def swap(match: re.Match[str]) -> str:
+        kind, url = match.group(1).lower(), match.group(2)
+        if url not in CDN_MAP:
+            raise AssetError(f"the map would load {url}; add it to maps/assets (npm) and CDN_MAP")
+        local = CDN_MAP[url]
+        if local is None:
+            return ""
+        name, _, rest = local.partition("/")
+        body = (NODE_MODULES / VENDOR_DIRS[name] / rest).read_text(encoding="utf-8")
+        body = body.replace("</script", "<\\/script")
+        return f"<script>{body}</script>" if kind == "script" else f"<style>{body}</style>"
+
+    return _TAG.sub(swap, html)

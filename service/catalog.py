@@ -77,3 +77,17 @@ def get_layer(session: Session, slug: str) -> LayerSummary:
     if row is None:
         raise NotFound(f"layer {slug!r} does not exist")
     return _summary(row)
+
+
+def layer_versions(session: Session, slug: str) -> list[VersionSummary]:
+    """The history of a layer, newest first (who, when, file and hash, counts, status, note)."""
+    get_layer(session, slug)  # 404 for an unknown layer
+    rows = session.execute(
+        text(
+            "SELECT v.number, v.created_at, v.created_by, v.source_name, v.source_sha256, v.source_identifier, "
+            "v.feature_count, v.total_area_m2, v.status, v.note FROM layer_versions v JOIN layers l "
+            "ON l.id = v.layer_id WHERE l.slug = :slug ORDER BY v.number DESC"
+        ),
+        {"slug": slug},
+    ).all()
+    return [VersionSummary(**r._mapping) for r in rows]

@@ -39,7 +39,7 @@ def render_check_html(report: CheckReport, *, map_html: str | None = None) -> st
         f"<tr><th scope='row'>Geometrie</th><td>{escape(ini.geometry_type)}"
         + (f", {_n(ini.area_m2, 0, 'm²')}" if ini.area_m2 is not None else "")
         + "</td></tr>",
-        f"<tr><th scope='row'>Ligging</th><td>{ini.location.wgs84.lat:.5f} N, {ini.location.wgs84.lon:.5f} O "
+        f"<tr><th scope='row'>Ligging</th><td>{_n(ini.location.wgs84.lat, 5)} N, {_n(ini.location.wgs84.lon, 5)} O "
         f"(RD {ini.location.rd.x:.0f}, {ini.location.rd.y:.0f})</td></tr>",
         "<tr><th scope='row'>Gemeente Assen</th><td>"
         + {True: "binnen de gemeente", False: "(deels) buiten de gemeente", None: "onbekend"}[report.in_municipality]

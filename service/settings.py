@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default=["*"], description="Origins allowed to read the API (the static viewer calls it from elsewhere)"
     )
-    display_tolerance_m: float = Field(default=2.0, description="Simplification of geometries for display (m)")
+    display_tolerance_m: float = Field(
+        default=5.0, description="Topology-preserving simplification for display (m): about a pixel at zoom 15"
+    )
 
     @property
     def explicit_database(self) -> bool:
