@@ -133,3 +133,15 @@ def qclient(qsettings: Settings):
 
     with TestClient(create_app(qsettings), raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def cli_env(qsettings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The CLI (and notebooks) pointed at the questions database through the environment."""
+    from service.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", str(qsettings.database_url))
+    monkeypatch.setenv("GEBIEDSCHECK_DATA_DIR", str(qsettings.data_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
-from service.settings import get_settings
 
 runner = CliRunner()
 POINTS = [("Havenkade", 53.0000, 6.5690), ("Baggelhuizerplas", 52.9720, 6.5400), ("Witterveld", 52.9600, 6.4870)]
@@ -61,16 +60,7 @@ def test_batch_names_the_bad_feature(qclient) -> None:
     assert r.status_code == 422 and r.json()["detail"].startswith("feature 3: ")
 
 
-@pytest.fixture
-def cli_db(qsettings, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", qsettings.database_url)
-    monkeypatch.setenv("GEBIEDSCHECK_DATA_DIR", str(qsettings.data_dir))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def test_cli_csv_to_gpkg_and_csv(cli_db, tmp_path) -> None:
+def test_cli_csv_to_gpkg_and_csv(cli_env, tmp_path) -> None:
     src = tmp_path / "punten.csv"
     src.write_text("naam;lat;lon\n" + "".join(f"{n};{lat};{lon}\n".replace(".", ",") for n, lat, lon in POINTS))
     out = tmp_path / "uit.gpkg"
@@ -87,7 +77,7 @@ def test_cli_csv_to_gpkg_and_csv(cli_db, tmp_path) -> None:
     assert float(rows[0]["lat"]) == pytest.approx(53.0, abs=1e-6)
 
 
-def test_cli_geojson_single_and_json(cli_db, tmp_path) -> None:
+def test_cli_geojson_single_and_json(cli_env, tmp_path) -> None:
     one = tmp_path / "een.geojson"
     one.write_text(json.dumps({"type": "FeatureCollection", "features": [fc()["features"][3]]}))
     r = runner.invoke(app, ["check", str(one)])
@@ -97,7 +87,7 @@ def test_cli_geojson_single_and_json(cli_db, tmp_path) -> None:
     assert json.loads(r.stdout)["zones"][0]["layer"] == "trz"
 
 
-def test_cli_bad_csv_row(cli_db, tmp_path) -> None:
+def test_cli_bad_csv_row(cli_env, tmp_path) -> None:
     src = tmp_path / "fout.csv"
     src.write_text("naam,lat,lon\nGoed,52.99,6.56\nOmgedraaid,6.56,52.99\n")
     r = runner.invoke(app, ["check", str(src)])
@@ -105,7 +95,7 @@ def test_cli_bad_csv_row(cli_db, tmp_path) -> None:
     assert "line 3" in r.output and "swap lat and lon" in r.output
 
 
-def test_cli_questions(cli_db) -> None:
+def test_cli_questions(cli_env) -> None:
     r = runner.invoke(app, ["zones-at", "--lat", "53.0", "--lon", "6.569", "--json"])
     assert r.exit_code == 0, r.output
     assert {z["layer"] for z in json.loads(r.stdout)["zones"]} >= {"havenkwartier", "bedrijventerreinen"}
@@ -130,7 +120,7 @@ def test_cli_questions(cli_db) -> None:
         (["heat", "--laag", "havenkwartier"], "geef zowel --laag als --gebied"),
     ],
 )
-def test_cli_bad_input(cli_db, args, message: str) -> None:
+def test_cli_bad_input(cli_env, args, message: str) -> None:
     r = runner.invoke(app, args)
     assert r.exit_code == 1
     assert "Fout:" in r.output and message in r.output.replace("\n", " ")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -20,17 +18,11 @@ def test_committed_without_outputs(path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_runs_top_to_bottom(path, qsettings, monkeypatch) -> None:
-    from service.settings import get_settings
-
-    monkeypatch.setenv("DATABASE_URL", qsettings.database_url)
-    monkeypatch.setenv("GEBIEDSCHECK_DATA_DIR", str(qsettings.data_dir))
-    get_settings.cache_clear()
+def test_runs_top_to_bottom(path, cli_env) -> None:
     nb = nbformat.read(path, as_version=4)
     NotebookClient(
-        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(PROJECT_ROOT)}}, env={**os.environ}
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(PROJECT_ROOT)}}
     ).execute()
-    get_settings.cache_clear()
     text = "\n".join(
         str(o.get("text", ""))
         + str(o.get("data", {}).get("text/plain", ""))

@@ -165,17 +165,6 @@ def test_viewer_on_a_phone(server: str, browser) -> None:
     p.page.close()
 
 
-@pytest.fixture
-def cli_env(qsettings, monkeypatch):
-    from service.settings import get_settings
-
-    monkeypatch.setenv("DATABASE_URL", qsettings.database_url)
-    monkeypatch.setenv("GEBIEDSCHECK_DATA_DIR", str(qsettings.data_dir))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
 def test_overview_map_file(cli_env, browser, tmp_path) -> None:
     from typer.testing import CliRunner
 
