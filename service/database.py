@@ -61,7 +61,10 @@ def make_engine(settings: Settings | None = None, *, url: str | None = None) -> 
     return create_engine(
         sqlalchemy_url(target),
         pool_size=settings.pool_size,
-        pool_pre_ping=True,
+        # No ping per checkout (it cost ~0.8 ms a request): a connection that died with the server fails its
+        # query once (503, clear message), SQLAlchemy then invalidates the pool and the next request reconnects.
+        pool_pre_ping=settings.pool_pre_ping,
+        pool_recycle=1800,
         connect_args={
             "connect_timeout": 5,
             "options": f"-c statement_timeout={settings.statement_timeout_ms}",

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     pool_size: int = 5
+    pool_pre_ping: bool = Field(default=False, description="Ping each pooled connection before use")
     statement_timeout_ms: int = 30_000
     log_level: str = "info"
     loaded_by: str = Field(default="gebiedscheck", description="Recorded as created_by of layer versions")

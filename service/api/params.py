@@ -13,7 +13,7 @@ from service.geo import Location, location
 LOCATION_DOC = "WGS84 lat/lon, or RD x/y with crs=EPSG:28992."
 
 
-def location_params(
+async def location_params(
     lat: Annotated[float | None, Query(description="Latitude (WGS84)")] = None,
     lon: Annotated[float | None, Query(description="Longitude (WGS84)")] = None,
     x: Annotated[float | None, Query(description="RD x (EPSG:28992), with crs=EPSG:28992")] = None,
