@@ -45,7 +45,9 @@ def display_layers(session: Session, *, tolerance_m: float = 2.0) -> list[Displa
     rows = session.execute(
         text(
             """
-            SELECT l.slug, l.title, l.category, l.policy_section, l.policy_summary, l.provenance, l.indicative,
+            SELECT l.slug, l.title, l.category, l.policy_section, l.policy_summary,
+                   coalesce(v.provenance, l.provenance) AS provenance,
+                   coalesce(v.indicative, l.indicative) AS indicative,
                    l.accuracy_m, v.number, f.fid, f.name,
                    ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(f.geom, :tol), 4326), 6) AS gj
             FROM layers l JOIN layer_versions v ON v.id = l.current_version_id

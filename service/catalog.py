@@ -12,7 +12,8 @@ from service.schemas import LayerSummary, Policy, Provenance, VersionSummary
 
 _LAYER_SQL = """
 SELECT l.slug, l.title, l.kind, l.category, l.description, l.policy_section, l.policy_summary,
-       l.provenance, l.indicative, l.gio, l.licence, l.accuracy_m, l.accuracy_note, l.properties,
+       coalesce(v.provenance, l.provenance) AS provenance, coalesce(v.indicative, l.indicative) AS indicative,
+       l.gio, l.licence, l.accuracy_m, l.accuracy_note, l.properties,
        v.number, v.created_at, v.created_by, v.source_name, v.source_sha256, v.source_identifier,
        v.feature_count, v.total_area_m2, v.status, v.note, v.metadata
 FROM layers l LEFT JOIN layer_versions v ON v.id = l.current_version_id

@@ -70,7 +70,8 @@ class CheckReport(BaseModel):
 
 ZONES_SQL = """
 WITH g AS (SELECT ST_GeomFromWKB(:wkb, 28992) AS geom)
-SELECT l.slug, l.title, l.category, l.policy_section, l.policy_summary, l.accuracy_m, l.provenance, l.indicative,
+SELECT l.slug, l.title, l.category, l.policy_section, l.policy_summary, l.accuracy_m,
+       coalesce(v.provenance, l.provenance) AS provenance, coalesce(v.indicative, l.indicative) AS indicative,
        v.number, v.source_name, v.source_identifier, f.id, f.fid, f.name,
        ST_Intersects(f.geom, g.geom) AS hits,
        ST_CoveredBy(g.geom, f.geom) AS covered,

@@ -82,7 +82,9 @@ def current_raster(session: Session, *, settings: Settings | None = None) -> tup
 
     row = session.execute(
         text(
-            "SELECT l.slug, l.provenance, l.indicative, v.id, v.number, v.source_name, v.source_identifier, "
+            "SELECT l.slug, coalesce(v.provenance, l.provenance) AS provenance, "
+            "coalesce(v.indicative, l.indicative) AS indicative, "
+            "v.id, v.number, v.source_name, v.source_identifier, "
             "v.raster_path, v.metadata FROM layers l JOIN layer_versions v ON v.id = l.current_version_id "
             "WHERE l.slug = :s"
         ),

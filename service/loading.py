@@ -344,9 +344,9 @@ def write_version(
                 """
             INSERT INTO layer_versions (layer_id, number, created_by, source_name, source_sha256,
                                         source_identifier, feature_count, total_area_m2, note,
-                                        raster_path, metadata)
+                                        raster_path, metadata, provenance, indicative)
             VALUES (:layer_id, :number, :created_by, :source_name, :sha, :source_identifier, :count,
-                    :area, :note, :raster_path, CAST(:metadata AS jsonb))
+                    :area, :note, :raster_path, CAST(:metadata AS jsonb), :provenance, :indicative)
             RETURNING id
             """
             ),
@@ -361,6 +361,8 @@ def write_version(
                 "area": total_area,
                 "note": note,
                 "raster_path": raster_path,
+                "provenance": spec.provenance,
+                "indicative": spec.indicative,
                 "metadata": json.dumps(metadata),
             },
         ).scalar_one()

@@ -1,4 +1,4 @@
-"""ORM models of the layer store, mirroring migration 0001 (a test keeps the two in step)."""
+"""ORM models of the layer store, mirroring the migrations (a test keeps the two in step)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,8 @@ class LayerVersion(Base):
     note: Mapped[str | None] = mapped_column(Text)
     raster_path: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default=text("'{}'::jsonb"))
+    provenance: Mapped[str | None] = mapped_column(Text)
+    indicative: Mapped[bool | None] = mapped_column(Boolean)
 
     layer: Mapped[Layer] = relationship(foreign_keys=[layer_id])
 

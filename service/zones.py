@@ -104,8 +104,10 @@ def zones_at(session: Session, loc: Location) -> ZonesAnswer:
     rows = session.execute(
         text(
             f"""
-            SELECT l.slug, l.title, l.category, l.policy_section, l.policy_summary, l.accuracy_m, l.provenance,
-                   l.indicative, v.number, v.source_name, v.source_identifier, f.fid, f.name
+            SELECT l.slug, l.title, l.category, l.policy_section, l.policy_summary, l.accuracy_m,
+                   coalesce(v.provenance, l.provenance) AS provenance,
+                   coalesce(v.indicative, l.indicative) AS indicative,
+                   v.number, v.source_name, v.source_identifier, f.fid, f.name
             FROM layers l
             JOIN layer_versions v ON v.id = l.current_version_id
             JOIN features f ON f.version_id = v.id
@@ -158,7 +160,9 @@ def _fmt(m: float) -> str:
 def _current_version(session: Session, slug: str) -> Any:
     row = session.execute(
         text(
-            "SELECT l.slug, l.provenance, l.indicative, v.id, v.number, v.source_name, v.source_identifier "
+            "SELECT l.slug, coalesce(v.provenance, l.provenance) AS provenance, "
+            "coalesce(v.indicative, l.indicative) AS indicative, "
+            "v.id, v.number, v.source_name, v.source_identifier "
             "FROM layers l JOIN layer_versions v ON v.id = l.current_version_id WHERE l.slug = :s"
         ),
         {"s": slug},
