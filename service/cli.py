@@ -147,5 +147,9 @@ from service import cli_questions  # noqa: E402  (registers the question command
 cli_questions.register(app)
 cli_questions.register_maps(app)
 
+from service import cli_layers  # noqa: E402
+
+cli_layers.register(layers_app)
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -108,7 +108,13 @@ def _check_readable(path: Path) -> None:
 
 
 def read_vector(
-    path: Path, *, name_field: str = "name", id_field: str | None = None, layer: str | None = None
+    path: Path,
+    *,
+    name_field: str = "name",
+    id_field: str | None = None,
+    layer: str | None = None,
+    crs: str | None = None,
+    rename: dict[str, str] | None = None,
 ) -> PreparedVector:
     """Read and validate a polygon layer: known CRS, polygonal, non-empty, valid, inside the RD area."""
     import geopandas as gpd
@@ -127,8 +133,17 @@ def read_vector(
         raise
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise LayerLoadError(f"{path.name}: cannot be read as a vector layer ({exc})", cause=exc) from exc
+    if rename:
+        gdf = gdf.rename(columns=rename)
+    if crs is not None:
+        if gdf.crs is None:
+            gdf = gdf.set_crs(crs)
+        elif gdf.crs.to_epsg() != int(crs.split(":")[-1]):
+            raise LayerLoadError(f"{path.name}: the file says {gdf.crs.to_string()}, but --crs says {crs}")
     if gdf.crs is None:
-        raise LayerLoadError(f"{path.name}: the file states no coordinate reference system; it is never guessed")
+        raise LayerLoadError(
+            f"{path.name}: the file states no coordinate reference system; it is never guessed (give --crs)"
+        )
     epsg = gdf.crs.to_epsg()
     if epsg != RD_EPSG:
         try:

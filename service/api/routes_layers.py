@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path
 
 from service import catalog
 from service.api.deps import SessionDep
-from service.schemas import LayerSummary
+from service.schemas import LayerSummary, VersionSummary
 
 router = APIRouter(prefix="/layers", tags=["layers"])
 
@@ -26,3 +26,13 @@ def list_layers(session: SessionDep) -> list[LayerSummary]:
 )
 def get_layer(session: SessionDep, slug: str = SlugPath) -> LayerSummary:
     return catalog.get_layer(session, slug)
+
+
+@router.get(
+    "/{slug}/versions",
+    response_model=list[VersionSummary],
+    summary="The history of a layer, newest first",
+    responses={404: {"description": "No such layer"}},
+)
+def layer_versions(session: SessionDep, slug: str = SlugPath) -> list[VersionSummary]:
+    return catalog.layer_versions(session, slug)

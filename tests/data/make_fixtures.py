@@ -45,3 +45,40 @@ gpd.GeoDataFrame(
     geometry=[MultiPolygon([Polygon(outer, [hole]), second]), MultiPolygon([evil])],
     crs=RD,
 ).to_file(HERE / "testgebied.gpkg", layer="testgebied", driver="GPKG")
+
+# --- Layer management fixtures -------------------------------------------------------------------------------
+import zipfile  # noqa: E402
+
+LAYERS = HERE.parent.parent / "layers" / "vector"
+
+# PDOK-like Natura 2000: its field names (naamN2K, nr, beschermin); Witterveld 200 m larger than ours.
+n2k = gpd.read_file(LAYERS / "natura2000.gpkg")
+geoms = [g.buffer(200) if n == "Witterveld" else g for n, g in zip(n2k.name, n2k.geometry, strict=True)]
+gpd.GeoDataFrame(
+    {"naamN2K": n2k.name, "nr": n2k.site_number.astype(int), "beschermin": ["Habitatrichtlijn"] * len(n2k)},
+    geometry=[MultiPolygon([g]) if g.geom_type == "Polygon" else g for g in geoms],
+    crs=RD,
+).to_file(HERE / "pdok_natura2000.gpkg", layer="natura2000", driver="GPKG")
+
+# A new Havenkwartier in WGS84 GeoJSON (RFC 7946), 300 m further east than ours.
+hk = gpd.read_file(LAYERS / "havenkwartier.gpkg")
+hk.geometry = hk.geometry.translate(xoff=300)
+hk[["name", "geometry"]].to_crs(4326).to_file(HERE / "havenkwartier_oost.geojson", driver="GeoJSON")
+
+# A zipped Shapefile (with .prj) of a new layer, and one without .prj.
+shp_dir = HERE / "_shp"
+shp_dir.mkdir(exist_ok=True)
+zone = Polygon([(233800, 556800), (234200, 556800), (234200, 557200), (233800, 557200)])
+gpd.GeoDataFrame({"naam": ["Proefgebied"]}, geometry=[zone], crs=RD).to_file(shp_dir / "proef.shp")
+with zipfile.ZipFile(HERE / "proefgebied.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    for f in sorted(shp_dir.glob("proef.*")):
+        z.write(f, f.name)
+with zipfile.ZipFile(HERE / "proefgebied_zonder_crs.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    for f in sorted(shp_dir.glob("proef.*")):
+        if f.suffix != ".prj":
+            z.write(f, f.name)
+with zipfile.ZipFile(HERE / "evil.zip", "w") as z:
+    z.writestr("../buiten.shp", b"not a shapefile")
+for f in shp_dir.iterdir():
+    f.unlink()
+shp_dir.rmdir()

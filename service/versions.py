@@ -1,0 +1,184 @@
+"""Loading a file as a new version of a layer (with a dry run that reports the difference), and rollback."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import shapely
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.catalog import get_layer
+from service.errors import InvalidInput, LayerLoadError, NotFound
+from service.formats import VECTOR_SUFFIXES, mapped_name_field, unpacked
+from service.geo import parse_crs
+from service.loading import LoadResult, PreparedVector, read_vector, write_version
+from service.manifest import ManifestLayer
+from service.schemas import VersionSummary
+from service.settings import Settings, get_settings
+
+
+class DiffReport(BaseModel):
+    """What a load would change (a dry run): nothing is written."""
+
+    slug: str
+    source_name: str
+    source_sha256: str
+    feature_count: int
+    total_area_m2: float
+    current_version: int | None
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    unchanged: int
+    area_change_m2: float | None
+
+
+def _spec_for(
+    session: Session, slug: str, *, create: bool, title: str | None, path: Path, provenance: str | None, official: bool
+) -> ManifestLayer:
+    row = session.execute(text("SELECT * FROM layers WHERE slug = :s"), {"s": slug}).mappings().first()
+    if row is None and not create:
+        raise NotFound(f"layer {slug!r} does not exist; use --create --title to make it")
+    if row is not None and create:
+        raise InvalidInput(f"layer {slug!r} exists already; leave out --create to add a version")
+    if row is not None and row["kind"] != "vector":
+        raise InvalidInput(f"layer {slug!r} is a raster layer; load a GeoTIFF for it")
+    default_prov = f"officieel — geladen uit {path.name}" if official else f"indicatief — geladen uit {path.name}"
+    if row is None:
+        if not title:
+            raise InvalidInput("a new layer needs --title")
+        return ManifestLayer(
+            slug=slug,
+            title=title,
+            file=str(path),
+            description=title,
+            provenance=provenance or default_prov,
+            indicative=not official,
+            licence="onbekend",
+        )
+    return ManifestLayer(
+        slug=slug,
+        title=row["title"],
+        category=row["category"],
+        file=str(path),
+        description=row["description"] or "",
+        policy_section=row["policy_section"],
+        policy_summary=row["policy_summary"],
+        provenance=provenance or (default_prov if official else row["provenance"]),
+        indicative=False if official else bool(row["indicative"]),
+        gio=row["gio"],
+        licence=row["licence"] or "onbekend",
+        accuracy_m=row["accuracy_m"],
+        accuracy_note=row["accuracy_note"],
+    )
+
+
+def read_layer_file(
+    path: Path, *, name_field: str | None = None, layer: str | None = None, crs: str | None = None
+) -> PreparedVector:
+    """Read and validate a GeoJSON, GeoPackage or zipped Shapefile (PDOK Natura 2000 fields mapped)."""
+    if not path.exists():
+        raise LayerLoadError(f"{path.name}: file not found")
+    if path.suffix.lower() not in VECTOR_SUFFIXES:
+        raise LayerLoadError(f"{path.name}: unknown format; load .geojson, .gpkg or a zipped Shapefile (.zip)")
+    epsg = parse_crs(crs) if crs and crs.upper() in ("EPSG:4326", "EPSG:28992") else crs
+    if epsg is not None and not re.fullmatch(r"EPSG:\d{4,6}", epsg):
+        raise InvalidInput(f"--crs {crs!r} is not of the form EPSG:N")
+    with unpacked(path) as real:
+        field, rename = mapped_name_field(real, name_field, layer)
+        prepared = read_vector(real, name_field=field, layer=layer, crs=epsg, rename=rename)
+    prepared.path = path  # the name and hash of what the user gave us
+    from service.loading import file_sha256
+
+    prepared.sha256 = file_sha256(path)
+    return prepared
+
+
+def diff_with_current(session: Session, slug: str, prepared: PreparedVector) -> DiffReport:
+    rows = session.execute(
+        text(
+            "SELECT f.fid, ST_AsBinary(f.geom), v.number FROM layers l JOIN layer_versions v ON v.id = "
+            "l.current_version_id JOIN features f ON f.version_id = v.id WHERE l.slug = :s"
+        ),
+        {"s": slug},
+    ).all()
+    old = {r[0]: shapely.from_wkb(bytes(r[1])) for r in rows}
+    new = {f.fid: shapely.from_wkb(f.wkb) for f in prepared.features}
+    changed = sorted(k for k in new.keys() & old.keys() if not new[k].equals_exact(old[k], 0.01))
+    old_area = sum(g.area for g in old.values()) if old else None
+    return DiffReport(
+        slug=slug,
+        source_name=prepared.path.name,
+        source_sha256=prepared.sha256,
+        feature_count=len(prepared.features),
+        total_area_m2=round(prepared.total_area_m2, 2),
+        current_version=rows[0][2] if rows else None,
+        added=sorted(new.keys() - old.keys()),
+        removed=sorted(old.keys() - new.keys()),
+        changed=changed,
+        unchanged=len(new.keys() & old.keys()) - len(changed),
+        area_change_m2=None if old_area is None else round(prepared.total_area_m2 - old_area, 2),
+    )
+
+
+def load_file(
+    session: Session,
+    path: Path,
+    *,
+    slug: str,
+    create: bool = False,
+    title: str | None = None,
+    name_field: str | None = None,
+    layer: str | None = None,
+    crs: str | None = None,
+    note: str | None = None,
+    provenance: str | None = None,
+    official: bool = False,
+    dry_run: bool = False,
+    created_by: str | None = None,
+    settings: Settings | None = None,
+) -> LoadResult | DiffReport:
+    """Validate ``path`` and either report the difference (dry run) or write it as the layer's new version
+    in the caller's transaction."""
+    settings = settings or get_settings()
+    prepared = read_layer_file(path, name_field=name_field, layer=layer, crs=crs)
+    spec = _spec_for(session, slug, create=create, title=title, path=path, provenance=provenance, official=official)
+    report = diff_with_current(session, slug, prepared)
+    if dry_run:
+        return report
+    return write_version(
+        session, spec=spec, prepared=prepared, created_by=created_by or settings.loaded_by, note=note, settings=settings
+    )
+
+
+def activate(session: Session, slug: str, number: int) -> VersionSummary:
+    """Make version ``number`` the layer's current one again (rollback or roll forward); nothing is deleted."""
+    get_layer(session, slug)
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"gebiedscheck:layer:{slug}"})
+    row: Any = session.execute(
+        text(
+            "SELECT v.id, v.layer_id FROM layer_versions v JOIN layers l ON l.id = v.layer_id "
+            "WHERE l.slug = :s AND v.number = :n"
+        ),
+        {"s": slug, "n": number},
+    ).first()
+    if row is None:
+        raise NotFound(f"layer {slug!r} has no version {number}")
+    session.execute(
+        text(
+            "UPDATE layer_versions SET status = CASE WHEN id = :v THEN 'current' ELSE 'superseded' END "
+            "WHERE layer_id = :l"
+        ),
+        {"v": row.id, "l": row.layer_id},
+    )
+    session.execute(
+        text("UPDATE layers SET current_version_id = :v, updated_at = now() WHERE id = :l"),
+        {"v": row.id, "l": row.layer_id},
+    )
+    from service.catalog import layer_versions
+
+    return next(v for v in layer_versions(session, slug) if v.number == number)

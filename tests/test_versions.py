@@ -1,0 +1,233 @@
+"""GIS staff load files as new versions: dry run, formats, PDOK field mapping, history, rollback, safety."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from service.api.app import create_app
+from service.cli import app
+from service.database import drop_database, init_database, make_engine, make_sessionmaker, session_scope
+from service.errors import InvalidInput, LayerLoadError, NotFound
+from service.geo import location
+from service.loading import load_defaults
+from service.settings import PROJECT_ROOT, Settings, get_settings
+from service.versions import DiffReport, activate, load_file
+from service.zones import natura2000_distance, zones_at
+from tests.conftest import DATA, throwaway_url
+
+# 100 m outside our Witterveld, inside PDOK's (200 m larger): the answer must change with the version.
+NEAR_WITTERVELD = None
+
+
+@pytest.fixture(scope="module")
+def vsettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    url = throwaway_url(server_url, prefix="gebiedscheck_test_v")
+    init_database(url)
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        layers_dir=PROJECT_ROOT / "layers",
+        data_dir=tmp_path_factory.mktemp("vdata"),
+        loaded_by="pytest",
+    )
+    engine = make_engine(settings)
+    with session_scope(engine) as s:
+        load_defaults(s, settings=settings)
+    engine.dispose()
+    yield settings
+    drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def vengine(vsettings: Settings):
+    eng = make_engine(vsettings)
+    yield eng
+    eng.dispose()
+
+
+def versions(engine, slug: str) -> list[tuple[int, str]]:
+    with engine.connect() as c:
+        return [
+            tuple(r)
+            for r in c.execute(
+                text(
+                    "SELECT v.number, v.status FROM layer_versions v JOIN layers l ON l.id = v.layer_id "
+                    "WHERE l.slug = :s ORDER BY v.number"
+                ),
+                {"s": slug},
+            )
+        ]
+
+
+def point_outside_witterveld(engine) -> tuple[float, float]:
+    """A point 100 m outside our Witterveld (RD)."""
+    with engine.connect() as c:
+        x, y = c.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Difference(ST_Buffer(f.geom, 110), "
+                "ST_Buffer(f.geom, 90))) p FROM features f JOIN layers l ON l.current_version_id = f.version_id "
+                "WHERE l.slug = 'natura2000' AND f.name = 'Witterveld') s"
+            )
+        ).one()
+    return float(x), float(y)
+
+
+def test_dry_run_reports_and_changes_nothing(vsettings, vengine) -> None:
+    before = versions(vengine, "natura2000")
+    with make_sessionmaker(vengine)() as s, s.begin():
+        report = load_file(s, DATA / "pdok_natura2000.gpkg", slug="natura2000", dry_run=True, settings=vsettings)
+    assert isinstance(report, DiffReport)
+    assert report.feature_count == 3 and report.current_version == 1
+    assert report.changed == ["witterveld"] and report.added == [] and report.removed == [] and report.unchanged == 2
+    assert report.area_change_m2 > 100 * 10_000  # a 200 m wider Witterveld: well over 100 ha more
+    assert versions(vengine, "natura2000") == before
+
+
+def test_official_pdok_load_then_rollback(vsettings, vengine) -> None:
+    x, y = point_outside_witterveld(vengine)
+    loc = location(x=x, y=y, crs="EPSG:28992")
+    Session = make_sessionmaker(vengine)
+    with Session() as s:
+        before = natura2000_distance(s, loc, settings=vsettings)
+    assert not before.inside and 80 < before.distance_m < 120 and before.source.label == "indicatief"
+    with Session() as s, s.begin():
+        result = load_file(
+            s,
+            DATA / "pdok_natura2000.gpkg",
+            slug="natura2000",
+            official=True,
+            provenance="officieel — PDOK Natura 2000 (test)",
+            note="PDOK",
+            settings=vsettings,
+        )
+    assert (result.status, result.version, result.feature_count) == ("created", 2, 3)
+    with Session() as s:
+        after = natura2000_distance(s, loc, settings=vsettings)
+        sites = dict(
+            s.execute(
+                text(
+                    "SELECT f.name, (f.properties->>'site_number')::int FROM features f JOIN layers l "
+                    "ON l.current_version_id = f.version_id WHERE l.slug = 'natura2000'"
+                )
+            ).all()
+        )
+    assert after.inside and after.distance_m == 0 and after.source.version == 2
+    assert after.source.label == "officieel" and after.source.provenance.startswith("officieel — PDOK")
+    assert sites == {"Witterveld": 24, "Drentsche Aa-gebied": 25, "Fochteloërveen": 23}  # naamN2K, nr mapped
+    assert versions(vengine, "natura2000") == [(1, "superseded"), (2, "current")]
+    with Session() as s, s.begin():
+        activate(s, "natura2000", 1)
+    with Session() as s:
+        back = natura2000_distance(s, loc, settings=vsettings)
+    assert back.model_dump(exclude={"source"}) == before.model_dump(exclude={"source"})
+    assert back.source.label == "indicatief" and back.source.version == 1
+    assert versions(vengine, "natura2000") == [(1, "current"), (2, "superseded")]
+
+
+def test_geojson_wgs84_new_version_moves_the_answer(vsettings, vengine) -> None:
+    # A point only in our Havenkwartier, and one only in the new one (300 m further east).
+    with vengine.connect() as c:
+        wx, wy, ex, ey = c.execute(
+            text(
+                "SELECT ST_X(a), ST_Y(a), ST_X(b), ST_Y(b) FROM (SELECT "
+                "ST_PointOnSurface(ST_Difference(f.geom, ST_Translate(f.geom, 300, 0))) AS a, "
+                "ST_PointOnSurface(ST_Difference(ST_Translate(f.geom, 300, 0), f.geom)) AS b "
+                "FROM features f JOIN layers l ON l.current_version_id = f.version_id "
+                "WHERE l.slug = 'havenkwartier') s"
+            )
+        ).one()
+    west, east = location(x=wx, y=wy, crs="EPSG:28992"), location(x=ex, y=ey, crs="EPSG:28992")
+    Session = make_sessionmaker(vengine)
+    with Session() as s:
+        assert "havenkwartier" in {z.layer for z in zones_at(s, west).zones}
+        assert "havenkwartier" not in {z.layer for z in zones_at(s, east).zones}
+    with Session() as s, s.begin():
+        load_file(s, DATA / "havenkwartier_oost.geojson", slug="havenkwartier", settings=vsettings)
+    with Session() as s:
+        assert "havenkwartier" not in {z.layer for z in zones_at(s, west).zones}
+        assert "havenkwartier" in {z.layer for z in zones_at(s, east).zones}
+
+
+def test_zipped_shapefile_new_layer_and_crs_rules(vsettings, vengine) -> None:
+    Session = make_sessionmaker(vengine)
+    with pytest.raises(LayerLoadError, match="never guessed"), Session() as s, s.begin():
+        load_file(
+            s,
+            DATA / "proefgebied_zonder_crs.zip",
+            slug="proef",
+            create=True,
+            title="Proef",
+            name_field="naam",
+            settings=vsettings,
+        )
+    with pytest.raises(InvalidInput, match="needs --title"), Session() as s, s.begin():
+        load_file(s, DATA / "proefgebied.zip", slug="proef", create=True, name_field="naam", settings=vsettings)
+    with Session() as s, s.begin():
+        r = load_file(
+            s,
+            DATA / "proefgebied_zonder_crs.zip",
+            slug="proef",
+            create=True,
+            title="Proefgebied",
+            name_field="naam",
+            crs="EPSG:28992",
+            settings=vsettings,
+        )
+    assert (r.version, r.feature_count) == (1, 1)
+    with Session() as s:
+        answer = zones_at(s, location(x=234000, y=557000, crs="EPSG:28992"))
+    assert "proef" in {z.layer for z in answer.zones}
+    with pytest.raises(NotFound, match="does not exist"), Session() as s, s.begin():
+        load_file(s, DATA / "proefgebied.zip", slug="bestaat-niet", name_field="naam", settings=vsettings)
+
+
+@pytest.mark.parametrize(
+    ("file", "message"),
+    [
+        ("evil.zip", "absolute path or '..'"),
+        ("not_a_layer.gpkg", "cannot be read"),
+        ("bowtie.gpkg", "Self-intersection"),
+        ("points.gpkg", "not a polygon"),
+        ("missing.geojson", "file not found"),
+    ],
+)
+def test_bad_files_change_nothing(vsettings, vengine, file: str, message: str) -> None:
+    before = versions(vengine, "binnenstad")
+    with pytest.raises(LayerLoadError, match=message), make_sessionmaker(vengine)() as s, s.begin():
+        load_file(s, DATA / file, slug="binnenstad", settings=vsettings)
+    assert versions(vengine, "binnenstad") == before
+
+
+def test_history_api_and_cli(vsettings, monkeypatch) -> None:
+    with TestClient(create_app(vsettings)) as c:
+        r = c.get("/layers/natura2000/versions")
+        assert r.status_code == 200
+        hist = r.json()
+        assert [v["number"] for v in hist] == [2, 1] and hist[0]["note"] == "PDOK"
+        assert c.get("/layers/bestaat-niet/versions").status_code == 404
+    monkeypatch.setenv("DATABASE_URL", str(vsettings.database_url))
+    monkeypatch.setenv("GEBIEDSCHECK_DATA_DIR", str(vsettings.data_dir))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        r = runner.invoke(
+            app, ["layers", "load", str(DATA / "pdok_natura2000.gpkg"), "--layer", "natura2000", "--dry-run", "--json"]
+        )
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["current_version"] == 1
+        r = runner.invoke(app, ["layers", "activate", "natura2000", "2"])
+        assert r.exit_code == 0 and "versie 2" in r.output
+        r = runner.invoke(app, ["layers", "history", "natura2000", "--json"])
+        assert [v["status"] for v in json.loads(r.stdout)] == ["current", "superseded"]
+        r = runner.invoke(app, ["layers", "load", str(DATA / "evil.zip"), "--layer", "binnenstad"])
+        assert r.exit_code == 1 and "De database is niet gewijzigd" in r.output
+        r = runner.invoke(app, ["layers", "activate", "natura2000", "9"])
+        assert r.exit_code == 1 and "no version 9" in r.output
+    finally:
+        get_settings.cache_clear()
