@@ -150,6 +150,7 @@ cli_questions.register_maps(app)
 from service import cli_layers  # noqa: E402
 
 cli_layers.register(layers_app)
+cli_layers.register_keys(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

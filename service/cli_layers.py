@@ -132,3 +132,64 @@ def register(layers_app: typer.Typer) -> None:
             except GebiedscheckError as exc:
                 fail(exc)
         out.print(f"Laag {slug}: versie {v.number} ({v.source_name}) is weer actueel.")
+
+
+def register_keys(app: typer.Typer) -> None:
+    keys_app = typer.Typer(help="API-sleutels voor beheer (schrijven).", no_args_is_help=True)
+    app.add_typer(keys_app, name="keys")
+
+    @keys_app.command("create")
+    def create(
+        name: Annotated[str, typer.Option("--name", help="Voor wie of wat de sleutel is.")],
+        role: Annotated[str, typer.Option("--role", help="Rol: beheer.")] = "beheer",
+    ) -> None:
+        """Maak een nieuwe sleutel; de laatste regel van de uitvoer is de sleutel zelf (bewaar hem goed)."""
+        from service.access import create_key
+
+        with cli_session() as (session, _settings):
+            try:
+                with session.begin():
+                    key, secret = create_key(session, name=name, role=role)
+            except GebiedscheckError as exc:
+                fail(exc)
+        err.print(f"Sleutel #{key.id} voor {key.name} (rol {key.role}); alleen de hash wordt bewaard:")
+        print(secret)
+
+    @keys_app.command("list")
+    def list_(as_json: AsJson = False) -> None:
+        """Toon de sleutels (zonder geheim)."""
+        from service.access import list_keys
+
+        with cli_session() as (session, _settings):
+            keys = list_keys(session)
+        if as_json:
+            return print_json(keys)
+        table(
+            "API-sleutels",
+            ("#", "naam", "rol", "begin", "aangemaakt", "ingetrokken"),
+            [
+                (
+                    k.id,
+                    k.name,
+                    k.role,
+                    k.key_prefix + "…",
+                    f"{k.created_at:%d-%m-%Y}",
+                    f"{k.revoked_at:%d-%m-%Y}" if k.revoked_at else "–",
+                )
+                for k in keys
+            ],
+        )
+        return None
+
+    @keys_app.command("revoke")
+    def revoke(key_id: Annotated[int, typer.Argument(help="Nummer van de sleutel.")]) -> None:
+        """Trek een sleutel in; hij werkt direct niet meer."""
+        from service.access import revoke_key
+
+        with cli_session() as (session, _settings):
+            try:
+                with session.begin():
+                    key = revoke_key(session, key_id)
+            except GebiedscheckError as exc:
+                fail(exc)
+        out.print(f"Sleutel #{key.id} ({key.name}) is ingetrokken.")

@@ -29,6 +29,14 @@ class TooLarge(InvalidInput):
     """A request body or geometry over the documented limit."""
 
 
+class Unauthorized(GebiedscheckError):
+    """No API key, or one that is unknown or revoked."""
+
+
+class Forbidden(GebiedscheckError):
+    """A valid API key whose role may not do this."""
+
+
 class LayerLoadError(GebiedscheckError):
     """A layer file could not be loaded: missing, unreadable, wrong CRS, invalid geometry."""
 
@@ -47,6 +55,8 @@ class ConfigurationError(GebiedscheckError):
 
 STATUS_CODES: dict[type[GebiedscheckError], int] = {
     NotFound: 404,
+    Unauthorized: 401,
+    Forbidden: 403,
     InvalidInput: 422,
     TooLarge: 413,
     ManifestError: 422,

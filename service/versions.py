@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -182,3 +182,31 @@ def activate(session: Session, slug: str, number: int) -> VersionSummary:
     from service.catalog import layer_versions
 
     return next(v for v in layer_versions(session, slug) if v.number == number)
+
+
+class NewLayer(BaseModel):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    title: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    category: str = Field(default="omgevingsvisie", pattern="^(omgevingsvisie|natura2000|klimaat|referentie)$")
+    provenance: str = Field(min_length=1, max_length=1000)
+    official: bool = False
+    licence: str = "onbekend"
+    policy_section: str | None = None
+    policy_summary: str | None = None
+    accuracy_m: float | None = Field(default=None, ge=0)
+
+
+def create_layer(session: Session, new: NewLayer) -> None:
+    """A new, empty vector layer (its first version comes with the first load)."""
+    exists = session.execute(text("SELECT 1 FROM layers WHERE slug = :s"), {"s": new.slug}).first()
+    if exists:
+        raise InvalidInput(f"layer {new.slug!r} exists already")
+    session.execute(
+        text(
+            "INSERT INTO layers (slug, title, kind, category, description, provenance, indicative, licence, "
+            "policy_section, policy_summary, accuracy_m) VALUES (:slug, :title, 'vector', :category, :description, "
+            ":provenance, :indicative, :licence, :policy_section, :policy_summary, :accuracy_m)"
+        ),
+        {**new.model_dump(exclude={"official"}), "indicative": not new.official},
+    )

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from service import __version__
-from service.api import routes_health, routes_layers, routes_maps, routes_questions
+from service.api import routes_admin, routes_health, routes_layers, routes_maps, routes_questions
 from service.database import make_engine, make_sessionmaker
 from service.errors import GebiedscheckError, status_for
 from service.settings import Settings, get_settings
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(routes_health.router)
     app.include_router(routes_layers.router)
+    app.include_router(routes_admin.router)
     app.include_router(routes_questions.router)
     app.include_router(routes_maps.router)
     routes_maps.mount_static(app)

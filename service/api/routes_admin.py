@@ -1,0 +1,158 @@
+"""Writing (GIS staff, role 'beheer'): create a layer, upload a new version, activate a version.
+
+Every write needs `Authorization: Bearer KEY` and lands in the audit log, failed attempts included.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Header, Request, UploadFile
+from fastapi import Path as PathParam
+from sqlalchemy.orm import Session
+
+from service import versions
+from service.access import audit, authenticate
+from service.api.deps import SettingsDep, WriteSessionDep
+from service.errors import GebiedscheckError, InvalidInput, TooLarge
+from service.loading import LoadResult
+
+router = APIRouter(prefix="/layers", tags=["layer management"])
+Auth = Annotated[str | None, Header(alias="Authorization", description="Bearer KEY (role beheer)")]
+Slug = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+UPLOAD_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip"}
+
+
+def _audited(request: Request, session: Session, auth: str | None, action: str, target: str, fn: Any) -> Any:
+    """Authenticate, run ``fn`` in one transaction, and log the result (a failure in its own transaction)."""
+    try:
+        key = authenticate(session, auth)
+    except GebiedscheckError as exc:
+        session.rollback()
+        with request.app.state.sessionmaker() as log_session, log_session.begin():
+            audit(
+                log_session,
+                actor="(geen geldige sleutel)",
+                action=action,
+                target=target,
+                result="refused",
+                detail={"reason": exc.detail},
+            )
+        raise
+    actor = f"{key.name} (#{key.id})"
+    session.rollback()  # end the read of the key; the write gets a transaction of its own
+    try:
+        with session.begin():
+            result = fn(actor)
+            audit(
+                session,
+                actor=actor,
+                action=action,
+                target=target,
+                result="ok",
+                detail=result.model_dump(mode="json") if hasattr(result, "model_dump") else {},
+            )
+        return result
+    except GebiedscheckError as exc:
+        with request.app.state.sessionmaker() as log_session, log_session.begin():
+            audit(
+                log_session, actor=actor, action=action, target=target, result="failed", detail={"reason": exc.detail}
+            )
+        raise
+
+
+@router.post("", status_code=201, summary="Create an (empty) vector layer", responses={401: {}, 403: {}})
+def create_layer(request: Request, session: WriteSessionDep, new: versions.NewLayer, authorization: Auth = None) -> Any:
+    def do(_actor: str) -> Any:
+        versions.create_layer(session, new)
+        return new
+
+    return _audited(request, session, authorization, "create_layer", new.slug, do)
+
+
+@router.post(
+    "/{slug}/versions",
+    status_code=201,
+    response_model=LoadResult | versions.DiffReport,
+    summary="Upload a new version (GeoJSON, GeoPackage, zipped Shapefile); dry_run=true only reports",
+    responses={401: {}, 403: {}, 413: {}, 422: {}},
+)
+def upload_version(
+    request: Request,
+    session: WriteSessionDep,
+    settings: SettingsDep,
+    slug: Slug,
+    file: UploadFile,
+    authorization: Auth = None,
+    name_field: Annotated[str | None, Form()] = None,
+    gpkg_layer: Annotated[str | None, Form()] = None,
+    crs: Annotated[str | None, Form()] = None,
+    dry_run: Annotated[bool, Form()] = False,
+    note: Annotated[str | None, Form(max_length=2000)] = None,
+    provenance: Annotated[str | None, Form(max_length=1000)] = None,
+    official: Annotated[bool, Form()] = False,
+) -> Any:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        raise TooLarge(f"the upload is larger than {settings.max_body_bytes} bytes (the limit)")
+    name = Path(file.filename or "upload").name
+    if not re.fullmatch(r"[A-Za-z0-9._ -]{1,120}", name):
+        name = "upload" + Path(name).suffix.lower()[:8]
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise InvalidInput(f"{name}: unknown format; upload .geojson, .gpkg or a zipped Shapefile (.zip)")
+    tmp = Path(tempfile.mkdtemp(prefix="gebiedscheck-upload-"))
+    try:
+        target = tmp / f"upload{suffix}"  # our own file name: nothing of the user's goes to GDAL as a path
+        size = 0
+        with target.open("wb") as out:
+            while chunk := file.file.read(1 << 20):
+                size += len(chunk)
+                if size > settings.max_body_bytes:
+                    raise TooLarge(f"{name}: larger than {settings.max_body_bytes} bytes (the limit)")
+                out.write(chunk)
+        named = tmp / name if name and "/" not in name else target
+        if named != target:
+            target.rename(named)
+
+        def do(actor: str) -> Any:
+            return versions.load_file(
+                session,
+                named,
+                slug=slug,
+                name_field=name_field,
+                layer=gpkg_layer,
+                crs=crs,
+                note=note,
+                provenance=provenance,
+                official=official,
+                dry_run=dry_run,
+                created_by=actor,
+                settings=settings,
+            )
+
+        return _audited(request, session, authorization, "load_version" + (" (dry run)" if dry_run else ""), slug, do)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@router.post(
+    "/{slug}/versions/{number}/activate",
+    summary="Make a version current again (rollback)",
+    responses={401: {}, 403: {}, 404: {}},
+)
+def activate_version(
+    request: Request, session: WriteSessionDep, slug: Slug, number: int, authorization: Auth = None
+) -> Any:
+    return _audited(
+        request,
+        session,
+        authorization,
+        "activate",
+        f"{slug}/{number}",
+        lambda _actor: versions.activate(session, slug, number),
+    )

@@ -1,0 +1,175 @@
+"""Writing through the API: API keys (hashed, revocable), 401/403, uploads, rollback, and the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from service.access import create_key, revoke_key
+from service.api.app import create_app
+from service.cli import app
+from service.database import drop_database, init_database, make_engine, make_sessionmaker, session_scope
+from service.loading import load_defaults
+from service.settings import PROJECT_ROOT, Settings, get_settings
+from tests.conftest import DATA, throwaway_url
+
+
+@pytest.fixture(scope="module")
+def asettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    url = throwaway_url(server_url, prefix="gebiedscheck_test_a")
+    init_database(url)
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        layers_dir=PROJECT_ROOT / "layers",
+        data_dir=tmp_path_factory.mktemp("adata"),
+        loaded_by="pytest",
+        max_body_bytes=200_000,
+    )
+    engine = make_engine(settings)
+    with session_scope(engine) as s:
+        load_defaults(s, settings=settings)
+    engine.dispose()
+    yield settings
+    drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def client(asettings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(asettings), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def keys(asettings: Settings) -> dict[str, str]:
+    engine = make_engine(asettings)
+    with make_sessionmaker(engine)() as s, s.begin():
+        _, good = create_key(s, name="gis-team")
+        k2, revoked = create_key(s, name="oud")
+        revoke_key(s, k2.id)
+    engine.dispose()
+    return {"good": good, "revoked": revoked}
+
+
+def audit_rows(asettings: Settings) -> list[tuple[str, str, str]]:
+    engine = make_engine(asettings)
+    with engine.connect() as c:
+        rows = [tuple(r) for r in c.execute(text("SELECT action, target, result FROM audit_log ORDER BY id"))]
+    engine.dispose()
+    return rows
+
+
+def upload(client: TestClient, slug: str, file: str, key: str | None, **form: str):  # type: ignore[no-untyped-def]
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    with (DATA / file).open("rb") as fh:
+        return client.post(f"/layers/{slug}/versions", files={"file": (file, fh)}, data=form, headers=headers)
+
+
+def test_writes_need_a_valid_key_reads_do_not(client, keys, asettings) -> None:
+    r = upload(client, "havenkwartier", "havenkwartier_oost.geojson", None)
+    assert r.status_code == 401 and "Authorization: Bearer" in r.json()["detail"]
+    r = upload(client, "havenkwartier", "havenkwartier_oost.geojson", keys["revoked"])
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    r = upload(client, "havenkwartier", "havenkwartier_oost.geojson", "gbc_niet-bestaand")
+    assert r.status_code == 401
+    assert client.get("/layers/havenkwartier").json()["version"] == 1  # nothing changed, reads work
+    assert [r[2] for r in audit_rows(asettings)][-3:] == ["refused", "refused", "refused"]
+
+
+def test_upload_dry_run_load_and_rollback(client, keys, asettings) -> None:
+    r = upload(client, "havenkwartier", "havenkwartier_oost.geojson", keys["good"], dry_run="true")
+    assert r.status_code == 201 and r.json()["changed"] == ["havenkwartier"] and r.json()["current_version"] == 1
+    assert client.get("/layers/havenkwartier").json()["version"] == 1
+    r = upload(
+        client,
+        "havenkwartier",
+        "havenkwartier_oost.geojson",
+        keys["good"],
+        note="verschoven",
+        provenance="officieel — test",
+        official="true",
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["version"] == 2 and r.json()["source_name"] == "havenkwartier_oost.geojson"
+    layer = client.get("/layers/havenkwartier").json()
+    assert layer["version"] == 2
+    hist = client.get("/layers/havenkwartier/versions").json()
+    assert hist[0]["created_by"] == "gis-team (#1)" and hist[0]["note"] == "verschoven"
+    r = client.post("/layers/havenkwartier/versions/1/activate", headers={"Authorization": f"Bearer {keys['good']}"})
+    assert r.status_code == 200 and r.json()["number"] == 1
+    assert client.get("/layers/havenkwartier").json()["version"] == 1
+    r = client.post("/layers/havenkwartier/versions/7/activate", headers={"Authorization": f"Bearer {keys['good']}"})
+    assert r.status_code == 404
+    results = [(a, t, res) for a, t, res in audit_rows(asettings)]
+    assert ("load_version (dry run)", "havenkwartier", "ok") in results
+    assert ("load_version", "havenkwartier", "ok") in results
+    assert ("activate", "havenkwartier/1", "ok") in results and ("activate", "havenkwartier/7", "failed") in results
+
+
+def test_create_layer_then_first_version(client, keys) -> None:
+    auth = {"Authorization": f"Bearer {keys['good']}"}
+    body = {"slug": "proef", "title": "Proefgebied", "provenance": "indicatief — test"}
+    assert client.post("/layers", json=body).status_code == 401
+    assert client.post("/layers", json=body, headers=auth).status_code == 201
+    assert client.post("/layers", json=body, headers=auth).status_code == 422
+    assert client.get("/layers/proef").json()["version"] is None
+    r = upload(client, "proef", "proefgebied.zip", keys["good"], name_field="naam")
+    assert r.status_code == 201, r.text
+    zones = client.get("/zones/at?x=234000&y=557000&crs=EPSG:28992").json()["zones"]
+    assert "proef" in {z["layer"] for z in zones}
+
+
+@pytest.mark.parametrize(
+    ("file", "status", "message"),
+    [
+        ("evil.zip", 422, "absolute path or '..'"),
+        ("bowtie.gpkg", 422, "Self-intersection"),
+        ("points.gpkg", 422, "not a polygon"),
+        ("no_crs/no_crs.shp", 422, "unknown format"),
+    ],
+)
+def test_bad_uploads_change_nothing(client, keys, asettings, file: str, status: int, message: str) -> None:
+    before = client.get("/layers/binnenstad/versions").json()
+    r = upload(client, "binnenstad", file, keys["good"])
+    assert r.status_code == status, r.text
+    assert message in r.json()["detail"]
+    assert client.get("/layers/binnenstad/versions").json() == before
+
+
+def test_upload_over_the_limit(client, keys) -> None:
+    big = b'{"type": "FeatureCollection", "features": []}' + b" " * 300_000
+    r = client.post(
+        "/layers/binnenstad/versions",
+        files={"file": ("groot.geojson", big)},
+        headers={"Authorization": f"Bearer {keys['good']}"},
+    )
+    assert r.status_code == 413 and "larger than 200000 bytes" in r.json()["detail"]
+
+
+def test_keys_cli(asettings, monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", str(asettings.database_url))
+    monkeypatch.setenv("GEBIEDSCHECK_DATA_DIR", str(asettings.data_dir))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        r = runner.invoke(app, ["keys", "create", "--role", "beheer", "--name", "script"])
+        assert r.exit_code == 0
+        secret = r.stdout.strip().splitlines()[-1]
+        assert secret.startswith("gbc_") and len(secret) > 40
+        r = runner.invoke(app, ["keys", "list", "--json"])
+        listed = r.stdout
+        assert "script" in listed and secret not in listed
+        engine = make_engine(asettings)
+        with engine.connect() as c:
+            stored = c.execute(text("SELECT key_hash FROM api_keys WHERE name = 'script'")).scalar_one()
+        engine.dispose()
+        assert secret not in stored and len(stored) == 64
+        key_id = [k for k in __import__("json").loads(listed) if k["name"] == "script"][0]["id"]
+        assert runner.invoke(app, ["keys", "revoke", str(key_id)]).exit_code == 0
+        assert runner.invoke(app, ["keys", "create", "--role", "admin", "--name", "x"]).exit_code == 1
+    finally:
+        get_settings.cache_clear()
