@@ -20,6 +20,7 @@ from service.errors import LayerLoadError
 MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
 MAX_RATIO = 100  # uncompressed / compressed, per entry
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".shp"}
+GIO_SUFFIXES = {".gml", ".xml"}
 # PDOK Natura 2000 (and similar) field names -> ours
 FIELD_ALIASES = {"name": ("naamN2K", "naam_n2k", "naam", "NAAM"), "site_number": ("nr", "NR", "sitenummer")}
 

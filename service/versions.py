@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from service.catalog import get_layer
 from service.errors import InvalidInput, LayerLoadError, NotFound
-from service.formats import VECTOR_SUFFIXES, mapped_name_field, unpacked
+from service.formats import GIO_SUFFIXES, VECTOR_SUFFIXES, mapped_name_field, unpacked
 from service.geo import parse_crs
+from service.gio import Gio, read_gio
 from service.loading import LoadResult, PreparedVector, read_vector, write_version
 from service.manifest import ManifestLayer
 from service.schemas import VersionSummary
@@ -79,23 +80,39 @@ def _spec_for(
 
 def read_layer_file(
     path: Path, *, name_field: str | None = None, layer: str | None = None, crs: str | None = None
-) -> PreparedVector:
-    """Read and validate a GeoJSON, GeoPackage or zipped Shapefile (PDOK Natura 2000 fields mapped)."""
+) -> tuple[PreparedVector, Gio | None]:
+    """Read and validate a GeoJSON, GeoPackage, zipped Shapefile (PDOK Natura 2000 fields mapped) or STOP GIO
+    GML; the GIO's FRBR identifiers come along."""
+    import tempfile
+
+    from service.loading import file_sha256
+
     if not path.exists():
         raise LayerLoadError(f"{path.name}: file not found")
-    if path.suffix.lower() not in VECTOR_SUFFIXES:
-        raise LayerLoadError(f"{path.name}: unknown format; load .geojson, .gpkg or a zipped Shapefile (.zip)")
+    suffix = path.suffix.lower()
+    if suffix not in VECTOR_SUFFIXES | GIO_SUFFIXES:
+        raise LayerLoadError(
+            f"{path.name}: unknown format; load .geojson, .gpkg, a zipped Shapefile (.zip) or a GIO (.gml)"
+        )
     epsg = parse_crs(crs) if crs and crs.upper() in ("EPSG:4326", "EPSG:28992") else crs
     if epsg is not None and not re.fullmatch(r"EPSG:\d{4,6}", epsg):
         raise InvalidInput(f"--crs {crs!r} is not of the form EPSG:N")
-    with unpacked(path) as real:
-        field, rename = mapped_name_field(real, name_field, layer)
-        prepared = read_vector(real, name_field=field, layer=layer, crs=epsg, rename=rename)
-    prepared.path = path  # the name and hash of what the user gave us
-    from service.loading import file_sha256
+    gio = None
+    if suffix in GIO_SUFFIXES:
+        import geopandas as gpd
 
+        gio = read_gio(path)
+        with tempfile.TemporaryDirectory(prefix="gebiedscheck-gio-") as tmp:
+            own = Path(tmp) / "gio.gpkg"
+            gpd.GeoDataFrame({"name": gio.names}, geometry=gio.geometries, crs="EPSG:28992").to_file(own)
+            prepared = read_vector(own, name_field="name")
+    else:
+        with unpacked(path) as real:
+            field, rename = mapped_name_field(real, name_field, layer)
+            prepared = read_vector(real, name_field=field, layer=layer, crs=epsg, rename=rename)
+    prepared.path = path  # the name and hash of what the user gave us
     prepared.sha256 = file_sha256(path)
-    return prepared
+    return prepared, gio
 
 
 def diff_with_current(session: Session, slug: str, prepared: PreparedVector) -> DiffReport:
@@ -145,8 +162,12 @@ def load_file(
     """Validate ``path`` and either report the difference (dry run) or write it as the layer's new version
     in the caller's transaction."""
     settings = settings or get_settings()
-    prepared = read_layer_file(path, name_field=name_field, layer=layer, crs=crs)
+    prepared, gio = read_layer_file(path, name_field=name_field, layer=layer, crs=crs)
     spec = _spec_for(session, slug, create=create, title=title, path=path, provenance=provenance, official=official)
+    if gio is not None:  # an official GIO: the answers cite its expression
+        spec = spec.model_copy(update={"gio": gio.work, "gio_expression": gio.expression})
+        if provenance is None:
+            spec = spec.model_copy(update={"provenance": f"officieel — GIO {gio.expression}", "indicative": False})
     report = diff_with_current(session, slug, prepared)
     if dry_run:
         return report

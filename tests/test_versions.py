@@ -231,3 +231,31 @@ def test_history_api_and_cli(vsettings, monkeypatch) -> None:
         assert r.exit_code == 1 and "no version 9" in r.output
     finally:
         get_settings.cache_clear()
+
+
+def test_stop_gio_gml_is_cited(vsettings, vengine) -> None:
+    expression = "/join/id/regdata/gm0106/2025/23cfc5881b0347258af6b8807ce76be1/nld@2026-01-05;12452657"
+    Session = make_sessionmaker(vengine)
+    with Session() as s, s.begin():
+        r = load_file(s, DATA / "gio_havenkwartier.gml", slug="havenkwartier", settings=vsettings)
+    assert r.status == "created" and r.feature_count == 1
+    with vengine.connect() as c:
+        x, y, ident = c.execute(
+            text(
+                "SELECT ST_X(ST_PointOnSurface(f.geom)), ST_Y(ST_PointOnSurface(f.geom)), v.source_identifier "
+                "FROM features f JOIN layers l ON l.current_version_id = f.version_id "
+                "JOIN layer_versions v ON v.id = f.version_id WHERE l.slug = 'havenkwartier'"
+            )
+        ).one()
+    assert ident == expression
+    with Session() as s:
+        zone = next(z for z in zones_at(s, location(x=x, y=y, crs="EPSG:28992")).zones if z.layer == "havenkwartier")
+    assert zone.source.source_identifier == expression and zone.source.label == "officieel"
+    assert zone.source.source_name == "gio_havenkwartier.gml"
+
+
+def test_gio_with_doctype_is_refused(vsettings, vengine) -> None:
+    before = versions(vengine, "havenkwartier")
+    with pytest.raises(LayerLoadError, match="DOCTYPE"), make_sessionmaker(vengine)() as s, s.begin():
+        load_file(s, DATA / "gio_doctype.gml", slug="havenkwartier", settings=vsettings)
+    assert versions(vengine, "havenkwartier") == before

@@ -24,7 +24,7 @@ from service.loading import LoadResult
 router = APIRouter(prefix="/layers", tags=["layer management"])
 Auth = Annotated[str | None, Header(alias="Authorization", description="Bearer KEY (role beheer)")]
 Slug = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-UPLOAD_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip"}
+UPLOAD_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".gml", ".xml"}
 
 
 def _audited(request: Request, session: Session, auth: str | None, action: str, target: str, fn: Any) -> Any:
@@ -104,7 +104,7 @@ def upload_version(
         name = "upload" + Path(name).suffix.lower()[:8]
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
-        raise InvalidInput(f"{name}: unknown format; upload .geojson, .gpkg or a zipped Shapefile (.zip)")
+        raise InvalidInput(f"{name}: unknown format; upload .geojson, .gpkg, a zipped Shapefile (.zip) or a GIO (.gml)")
     tmp = Path(tempfile.mkdtemp(prefix="gebiedscheck-upload-"))
     try:
         target = tmp / f"upload{suffix}"  # our own file name: nothing of the user's goes to GDAL as a path

@@ -49,6 +49,9 @@ gpd.GeoDataFrame(
 # --- Layer management fixtures -------------------------------------------------------------------------------
 import zipfile  # noqa: E402
 
+import shapely  # noqa: E402
+import shapely.affinity  # noqa: E402
+
 LAYERS = HERE.parent.parent / "layers" / "vector"
 
 # PDOK-like Natura 2000: its field names (naamN2K, nr, beschermin); Witterveld 200 m larger than ours.
@@ -82,3 +85,45 @@ with zipfile.ZipFile(HERE / "evil.zip", "w") as z:
 for f in shp_dir.iterdir():
     f.unlink()
 shp_dir.rmdir()
+
+# A STOP GIO (GML) of the Havenkwartier, written from the STOP schema; 200 m further north than ours.
+hk_rd = gpd.read_file(LAYERS / "havenkwartier.gpkg").geometry.iloc[0]
+ring = shapely.affinity.translate(hk_rd, yoff=200).geoms[0].exterior.coords
+poslist = " ".join(f"{x:.3f} {y:.3f}" for x, y in ring)
+GIO = f"""<?xml version="1.0" encoding="UTF-8"?>
+<geo:GeoInformatieObjectVaststelling xmlns:geo="https://standaarden.overheid.nl/stop/imop/geo/"
+    xmlns:basisgeo="http://www.geostandaarden.nl/basisgeometrie/1.0" xmlns:gml="http://www.opengis.net/gml/3.2"
+    schemaversie="1.3.0">
+  <geo:vastgesteldeVersie>
+    <geo:GeoInformatieObjectVersie>
+      <geo:FRBRWork>/join/id/regdata/gm0106/2025/23cfc5881b0347258af6b8807ce76be1</geo:FRBRWork>
+      <geo:FRBRExpression>/join/id/regdata/gm0106/2025/23cfc5881b0347258af6b8807ce76be1/nld@2026-01-05;12452657</geo:FRBRExpression>
+      <geo:naam>Havenkwartier</geo:naam>
+      <geo:locaties>
+        <geo:Locatie>
+          <geo:naam>Havenkwartier</geo:naam>
+          <geo:geometrie>
+            <basisgeo:Geometrie>
+              <basisgeo:id>0f6a0c3e-3b0b-4b7e-9f5e-8a3c8d2b1e01</basisgeo:id>
+              <basisgeo:geometrie>
+                <gml:MultiSurface srsName="urn:ogc:def:crs:EPSG::28992" gml:id="id-hk-1">
+                  <gml:surfaceMember>
+                    <gml:Polygon gml:id="id-hk-1-1">
+                      <gml:exterior><gml:LinearRing><gml:posList>{poslist}</gml:posList></gml:LinearRing></gml:exterior>
+                    </gml:Polygon>
+                  </gml:surfaceMember>
+                </gml:MultiSurface>
+              </basisgeo:geometrie>
+            </basisgeo:Geometrie>
+          </geo:geometrie>
+        </geo:Locatie>
+      </geo:locaties>
+    </geo:GeoInformatieObjectVersie>
+  </geo:vastgesteldeVersie>
+</geo:GeoInformatieObjectVaststelling>
+"""
+(HERE / "gio_havenkwartier.gml").write_text(GIO, encoding="utf-8")
+(HERE / "gio_doctype.gml").write_text(
+    '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n' + GIO.split("\n", 1)[1],
+    encoding="utf-8",
+)
