@@ -298,9 +298,12 @@ def polygon_stats(
 
 
 def _hotspot_threshold(session: Session, raster_version_id: int) -> float | None:
-    """The threshold the raster version's hotspot polygons were made at (None: no hotspots stored)."""
+    """The threshold the raster version's hotspot polygons were made at (None: none were made)."""
     value = session.execute(
-        text("SELECT threshold_c FROM heat_hotspots WHERE version_id = :v ORDER BY threshold_c LIMIT 1"),
+        text(
+            "SELECT coalesce((metadata->>'hotspot_threshold_c')::float8, "
+            "(SELECT min(threshold_c) FROM heat_hotspots WHERE version_id = :v)) FROM layer_versions WHERE id = :v"
+        ),
         {"v": raster_version_id},
     ).scalar()
     return None if value is None else float(value)

@@ -60,6 +60,7 @@ class PreparedRaster:
     path: Path
     sha256: str
     metadata: dict[str, Any]
+    source_name: str | None = None  # the user's file name when ``path`` is our converted copy
 
 
 class LoadResult(BaseModel):
@@ -321,7 +322,8 @@ def write_version(
     current = _current(session, layer_id)
     is_raster = isinstance(prepared, PreparedRaster)
     count = 1 if is_raster else len(prepared.features)  # type: ignore[union-attr]
-    base = {"slug": spec.slug, "kind": spec.kind, "source_name": prepared.path.name, "source_sha256": prepared.sha256}
+    source_name = getattr(prepared, "source_name", None) or prepared.path.name
+    base = {"slug": spec.slug, "kind": spec.kind, "source_name": source_name, "source_sha256": prepared.sha256}
     if current and current[2] == prepared.sha256:
         fc = session.execute(
             text("SELECT feature_count FROM layer_versions WHERE id = :id"), {"id": current[0]}
@@ -369,7 +371,7 @@ def write_version(
                 "layer_id": layer_id,
                 "number": number,
                 "created_by": created_by,
-                "source_name": prepared.path.name,
+                "source_name": source_name,
                 "sha": prepared.sha256,
                 "source_identifier": spec.gio_expression,
                 "count": count,
@@ -439,6 +441,13 @@ def write_hotspots(session: Session, *, version_id: int, raster_path: Path, thre
             for geom, value in shapes(hot.astype("uint8"), mask=hot, transform=src.transform)
             if value == 1
         ]
+    session.execute(
+        text(
+            "UPDATE layer_versions SET metadata = metadata || jsonb_build_object('hotspot_threshold_c', "
+            "CAST(:t AS float8)) WHERE id = :v"
+        ),
+        {"v": version_id, "t": threshold_c},
+    )
     if polys:
         session.execute(
             text(
@@ -479,7 +488,10 @@ def _restore_raster_copy(
 def ensure_hotspots(session: Session, *, version_id: int, threshold_c: float, settings: Settings | None = None) -> int:
     """Build the hotspots of a raster version at ``threshold_c`` when they are missing (derived data)."""
     have = session.execute(
-        text("SELECT 1 FROM heat_hotspots WHERE version_id = :v AND threshold_c = :t LIMIT 1"),
+        text(
+            "SELECT 1 FROM layer_versions WHERE id = :v AND (metadata->>'hotspot_threshold_c')::float8 = :t "
+            "UNION ALL SELECT 1 FROM heat_hotspots WHERE version_id = :v AND threshold_c = :t LIMIT 1"
+        ),
         {"v": version_id, "t": threshold_c},
     ).first()
     if have:

@@ -162,6 +162,20 @@ def load_file(
     """Validate ``path`` and either report the difference (dry run) or write it as the layer's new version
     in the caller's transaction."""
     settings = settings or get_settings()
+    if path.suffix.lower() in RASTER_SUFFIXES:
+        if dry_run:
+            raise InvalidInput("a dry run is for vector layers; a raster version can be rolled back")
+        return load_raster_file(
+            session,
+            path,
+            slug=slug,
+            crs=crs,
+            note=note,
+            provenance=provenance,
+            official=official,
+            created_by=created_by,
+            settings=settings,
+        )
     prepared, gio = read_layer_file(path, name_field=name_field, layer=layer, crs=crs)
     spec = _spec_for(session, slug, create=create, title=title, path=path, provenance=provenance, official=official)
     if gio is not None:  # an official GIO: the answers cite its expression
@@ -231,3 +245,112 @@ def create_layer(session: Session, new: NewLayer) -> None:
         ),
         {**new.model_dump(exclude={"official"}), "indicative": not new.official},
     )
+
+
+RASTER_SUFFIXES = {".tif", ".tiff"}
+
+
+def prepare_raster_file(path: Path, workdir: Path, *, crs: str | None = None) -> Any:
+    """A GeoTIFF as a tiled Cloud Optimized GeoTIFF in EPSG:28992 (reprojected when needed) in ``workdir``."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.errors import RasterioIOError
+    from rasterio.shutil import copy as rio_copy
+    from rasterio.warp import calculate_default_transform, reproject
+
+    from service.loading import file_sha256, read_raster
+
+    if not path.exists():
+        raise LayerLoadError(f"{path.name}: file not found")
+    cog = workdir / "raster.tif"
+    try:
+        with rasterio.Env(), rasterio.open(path) as src:
+            src_crs = src.crs
+            if src_crs is None:
+                if not crs:
+                    raise LayerLoadError(f"{path.name}: the raster states no CRS; it is never guessed (give --crs)")
+                src_crs = rasterio.crs.CRS.from_string(crs)
+            if src.count != 1:
+                raise LayerLoadError(f"{path.name}: one band expected, found {src.count}")
+            nodata = src.nodata if src.nodata is not None else -9999.0
+            if src_crs.to_epsg() == 28992:
+                staged = path
+            else:
+                transform, width, height = calculate_default_transform(
+                    src_crs, "EPSG:28992", src.width, src.height, *src.bounds
+                )
+                staged = workdir / "reprojected.tif"
+                profile = src.profile | {
+                    "crs": "EPSG:28992",
+                    "transform": transform,
+                    "width": width,
+                    "height": height,
+                    "nodata": nodata,
+                    "driver": "GTiff",
+                }
+                with rasterio.open(staged, "w", **profile) as dst:
+                    reproject(
+                        rasterio.band(src, 1),
+                        rasterio.band(dst, 1),
+                        src_crs=src_crs,
+                        dst_crs="EPSG:28992",
+                        src_nodata=nodata,
+                        dst_nodata=nodata,
+                        resampling=Resampling.bilinear,
+                    )
+        rio_copy(staged, cog, driver="COG", compress="DEFLATE", predictor=3, overview_resampling="nearest")
+    except RasterioIOError as exc:
+        raise LayerLoadError(f"{path.name}: cannot be read as a raster ({exc})", cause=exc) from exc
+    prepared = read_raster(cog, unit="°C")
+    prepared.source_name = path.name
+    prepared.sha256 = file_sha256(path)
+    return prepared
+
+
+def load_raster_file(
+    session: Session,
+    path: Path,
+    *,
+    slug: str,
+    crs: str | None = None,
+    note: str | None = None,
+    provenance: str | None = None,
+    official: bool = False,
+    created_by: str | None = None,
+    settings: Settings | None = None,
+) -> LoadResult:
+    """A GeoTIFF (the official RIVM UHI map, say) as a new version of a raster layer; hotspots rebuilt."""
+    import tempfile
+
+    settings = settings or get_settings()
+    row = session.execute(text("SELECT * FROM layers WHERE slug = :s"), {"s": slug}).mappings().first()
+    if row is None:
+        raise NotFound(f"layer {slug!r} does not exist")
+    if row["kind"] != "raster":
+        raise InvalidInput(f"layer {slug!r} is a vector layer; load a GeoJSON, GeoPackage, Shapefile or GIO")
+    spec = ManifestLayer(
+        slug=slug,
+        title=row["title"],
+        kind="raster",
+        category=row["category"],
+        file=str(path),
+        description=row["description"] or "",
+        policy_section=row["policy_section"],
+        policy_summary=row["policy_summary"],
+        provenance=provenance or (f"officieel — geladen uit {path.name}" if official else row["provenance"]),
+        indicative=False if official else bool(row["indicative"]),
+        licence=row["licence"] or "onbekend",
+        accuracy_m=row["accuracy_m"],
+        accuracy_note=row["accuracy_note"],
+        unit="°C",
+    )
+    with tempfile.TemporaryDirectory(prefix="gebiedscheck-raster-") as tmp:
+        prepared = prepare_raster_file(path, Path(tmp), crs=crs)
+        return write_version(
+            session,
+            spec=spec,
+            prepared=prepared,
+            created_by=created_by or settings.loaded_by,
+            note=note,
+            settings=settings,
+        )

@@ -259,3 +259,47 @@ def test_gio_with_doctype_is_refused(vsettings, vengine) -> None:
     with pytest.raises(LayerLoadError, match="DOCTYPE"), make_sessionmaker(vengine)() as s, s.begin():
         load_file(s, DATA / "gio_doctype.gml", slug="havenkwartier", settings=vsettings)
     assert versions(vengine, "havenkwartier") == before
+
+
+def test_geotiff_reprojected_new_raster_version_and_rollback(vsettings, vengine) -> None:
+    import rasterio
+
+    from service.heat import heat_at, heat_of_feature
+
+    loc = location(lat=53.0, lon=6.569)
+    Session = make_sessionmaker(vengine)
+    with Session() as s:
+        before = heat_at(s, loc, settings=vsettings).value_c
+    assert before > 2
+    with pytest.raises(LayerLoadError, match="never guessed"), Session() as s, s.begin():
+        load_file(s, DATA / "uhi_zonder_crs.tif", slug="hitte-eiland", settings=vsettings)
+    with pytest.raises(InvalidInput, match="vector layer"), Session() as s, s.begin():
+        load_file(s, DATA / "uhi_wgs84.tif", slug="binnenstad", settings=vsettings)
+    with Session() as s, s.begin():
+        r = load_file(
+            s,
+            DATA / "uhi_wgs84.tif",
+            slug="hitte-eiland",
+            official=True,
+            provenance="officieel — test-UHI",
+            settings=vsettings,
+        )
+    assert (r.kind, r.version, r.source_name) == ("raster", 2, "uhi_wgs84.tif")
+    with Session() as s:
+        after = heat_at(s, loc, settings=vsettings)
+        hk = heat_of_feature(s, layer="havenkwartier", feature_id="havenkwartier", settings=vsettings)
+        path = s.execute(
+            text(
+                "SELECT v.raster_path FROM layers l JOIN layer_versions v ON v.id = l.current_version_id "
+                "WHERE l.slug = 'hitte-eiland'"
+            )
+        ).scalar_one()
+    assert after.value_c == pytest.approx(0.5, abs=1e-3) and after.raster.version == 2
+    assert after.raster.label == "officieel"
+    assert hk.hotspot_overlap_m2 == 0.0 and hk.share_above == 0.0  # hotspots rebuilt for the new version
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 28992 and src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+    with Session() as s, s.begin():
+        activate(s, "hitte-eiland", 1)
+    with Session() as s:
+        assert heat_at(s, loc, settings=vsettings).value_c == pytest.approx(before)

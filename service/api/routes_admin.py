@@ -24,7 +24,7 @@ from service.loading import LoadResult
 router = APIRouter(prefix="/layers", tags=["layer management"])
 Auth = Annotated[str | None, Header(alias="Authorization", description="Bearer KEY (role beheer)")]
 Slug = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-UPLOAD_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".gml", ".xml"}
+UPLOAD_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".gml", ".xml", ".tif", ".tiff"}
 
 
 def _audited(request: Request, session: Session, auth: str | None, action: str, target: str, fn: Any) -> Any:

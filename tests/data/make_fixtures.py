@@ -127,3 +127,22 @@ GIO = f"""<?xml version="1.0" encoding="UTF-8"?>
     '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n' + GIO.split("\n", 1)[1],
     encoding="utf-8",
 )
+
+# A tiny GeoTIFF in WGS84 (to be reprojected): 0.5 °C everywhere around the Havenkwartier; and one without CRS.
+import numpy as np  # noqa: E402
+import rasterio  # noqa: E402
+from rasterio.transform import from_origin  # noqa: E402
+
+tif = {
+    "driver": "GTiff",
+    "width": 100,
+    "height": 60,
+    "count": 1,
+    "dtype": "float32",
+    "nodata": -9999.0,
+    "transform": from_origin(6.54, 53.015, 0.0005, 0.0005),
+}
+with rasterio.open(HERE / "uhi_wgs84.tif", "w", crs="EPSG:4326", **tif) as dst:
+    dst.write(np.full((1, 60, 100), 0.5, dtype="float32"))
+with rasterio.open(HERE / "uhi_zonder_crs.tif", "w", **tif) as dst:
+    dst.write(np.full((1, 60, 100), 0.5, dtype="float32"))
