@@ -303,3 +303,99 @@ def test_geotiff_reprojected_new_raster_version_and_rollback(vsettings, vengine)
         activate(s, "hitte-eiland", 1)
     with Session() as s:
         assert heat_at(s, loc, settings=vsettings).value_c == pytest.approx(before)
+
+
+def test_concurrent_loads_take_turns(vsettings, vengine) -> None:
+    import threading
+
+    from service.versions import NewLayer, create_layer
+
+    Session = make_sessionmaker(vengine)
+    with Session() as s, s.begin():
+        create_layer(s, NewLayer(slug="gelijktijdig", title="Gelijktijdig", provenance="indicatief — test"))
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def load(file: str, field: str | None) -> None:
+        try:
+            barrier.wait()
+            with Session() as s, s.begin():
+                load_file(s, DATA / file, slug="gelijktijdig", name_field=field, settings=vsettings)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=a) for a in (("two_squares.gpkg", None), ("proefgebied.zip", "naam"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert versions(vengine, "gelijktijdig") == [(1, "superseded"), (2, "current")]
+    with vengine.connect() as c:
+        current = c.execute(
+            text(
+                "SELECT count(*) FROM layers WHERE slug = 'gelijktijdig' AND current_version_id = "
+                "(SELECT v.id FROM layer_versions v JOIN layers l ON l.id = v.layer_id "
+                "WHERE l.slug = 'gelijktijdig' AND v.number = 2)"
+            )
+        ).scalar_one()
+    assert current == 1
+
+
+KILLED = """
+import sys, time
+from pathlib import Path
+from service.database import make_engine, make_sessionmaker
+from service.settings import Settings
+from service.versions import load_file
+settings = Settings(_env_file=None, database_url=sys.argv[1], data_dir=Path(sys.argv[2]))
+session = make_sessionmaker(make_engine(settings))()
+load_file(session, Path(sys.argv[3]), slug="binnenstad", settings=settings)  # written, not committed
+session.flush()
+print("written", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_load_killed_halfway_leaves_nothing(vsettings, vengine) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    before = versions(vengine, "binnenstad")
+    with vengine.connect() as c:
+        features_before = c.execute(text("SELECT count(*) FROM features")).scalar_one()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            KILLED,
+            str(vsettings.database_url),
+            str(vsettings.data_dir),
+            str(DATA / "havenkwartier_oost.geojson"),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "written"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    import time
+
+    for _ in range(50):  # the server notices the dead client and rolls its transaction back
+        with vengine.connect() as c:
+            busy = c.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state LIKE 'idle in transaction%'"
+                )
+            ).scalar_one()
+        if not busy:
+            break
+        time.sleep(0.1)
+    assert versions(vengine, "binnenstad") == before
+    with vengine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM features")).scalar_one() == features_before
