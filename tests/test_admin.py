@@ -173,3 +173,30 @@ def test_keys_cli(asettings, monkeypatch) -> None:
         assert runner.invoke(app, ["keys", "create", "--role", "admin", "--name", "x"]).exit_code == 1
     finally:
         get_settings.cache_clear()
+
+
+def test_read_only_role_reads_but_cannot_write(asettings, keys) -> None:
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from service.database import libpq_url
+
+    role = f"gebiedscheck_test_lezer_{uuid.uuid4().hex[:8]}"
+    url = str(asettings.database_url)
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
+    try:
+        ro = asettings.model_copy(update={"database_url": make_url(url).set(username=role).render_as_string(False)})
+        with TestClient(create_app(ro), raise_server_exceptions=False) as c:
+            assert c.get("/zones/at?lat=53.0&lon=6.569").status_code == 200
+            r = upload(c, "binnenstad", "havenkwartier_oost.geojson", keys["good"])
+            assert r.status_code == 403 and "read-only" in r.json()["detail"]
+    finally:
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            conn.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"')
+            conn.execute(f'REVOKE ALL ON SCHEMA public FROM "{role}"')
+            conn.execute(f'DROP ROLE "{role}"')

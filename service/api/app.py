@@ -10,7 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from psycopg.errors import InsufficientPrivilege
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from service import __version__
 from service.api import routes_admin, routes_health, routes_layers, routes_maps, routes_questions
@@ -74,6 +75,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def db_down(request: Request, exc: OperationalError) -> JSONResponse:
         log.error("%s %s: database unavailable: %s", request.method, request.url.path, exc)
         return JSONResponse(status_code=503, content={"detail": "the database is unavailable; try again later"})
+
+    @app.exception_handler(ProgrammingError)
+    async def db_refused(request: Request, exc: ProgrammingError) -> JSONResponse:
+        if isinstance(getattr(exc, "orig", None), InsufficientPrivilege):
+            log.warning("%s %s: refused by the database role: %s", request.method, request.url.path, exc.orig)
+            return JSONResponse(
+                status_code=403,
+                content={"detail": "this service is read-only; write through the layer management service"},
+            )
+        log.exception("%s %s: database error", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(status_code=500, content={"detail": "internal database error"})
 
     @app.exception_handler(DBAPIError)
     async def db_error(request: Request, exc: DBAPIError) -> JSONResponse:
