@@ -83,4 +83,34 @@ rows = session.execute(text(
 )).all()
 pd.DataFrame(rows, columns=["laag", "objecten", "ha"])"""),
 ]
+l.cells += [
+    new_markdown_cell("## Een laag laden: proefrun, laden, geschiedenis, terugdraaien\n\nEen nieuwe laag (referentie, "
+                      "zodat de antwoorden over gebieden niet veranderen) krijgt twee versies uit kleine "
+                      "testbestanden; daarna zetten we versie 1 terug. Er wordt nooit iets verwijderd."),
+    new_code_cell('''from pathlib import Path
+
+from service.settings import PROJECT_ROOT
+from service.versions import NewLayer, activate, create_layer, load_file
+
+data = PROJECT_ROOT / "tests" / "data"
+slug = "notebook-proef"
+session.rollback()  # end the reads above: every write gets a transaction of its own
+with session.begin():
+    if not session.execute(text("SELECT 1 FROM layers WHERE slug = :s"), {"s": slug}).first():
+        create_layer(session, NewLayer(slug=slug, title="Proef uit de notebook", category="referentie",
+                                       provenance="indicatief — testbestand"))
+    proef = load_file(session, data / "proefgebied.zip", slug=slug, name_field="naam", dry_run=True, settings=settings)
+proef'''),
+    new_code_cell('''session.rollback()
+with session.begin():
+    v1 = load_file(session, data / "proefgebied.zip", slug=slug, name_field="naam", note="eerste versie",
+                   settings=settings)
+with session.begin():
+    v2 = load_file(session, data / "two_squares.gpkg", slug=slug, note="tweede versie", settings=settings)
+pd.DataFrame([v.model_dump() for v in layer_versions(session, slug)])[["number", "status", "source_name", "feature_count", "note"]]'''),
+    new_code_cell('''session.rollback()
+with session.begin():
+    activate(session, slug, 1)
+pd.DataFrame([v.model_dump() for v in layer_versions(session, slug)])[["number", "status", "source_name", "feature_count", "note"]]'''),
+]
 nbf.write(l, "notebooks/laag-laden.ipynb")

@@ -36,3 +36,5 @@ def test_runs_top_to_bottom(path, cli_env) -> None:
         assert "cdn.jsdelivr" not in text and "cdnjs" not in text
     else:
         assert "havenkwartier" in text and "indicatief" in text
+        assert "proefgebied.zip" in text and "two_squares.gpkg" in text  # loaded, then history
+        assert "current" in text and "superseded" in text  # rolled back to version 1
