@@ -83,7 +83,7 @@ SELECT b.i,
        bool_or(hit AND ST_CoveredBy(b.geom, f.geom)) FILTER (WHERE l.slug = %(muni)s) AS in_muni
 FROM batch_input b
 JOIN features f ON ST_DWithin(f.geom, b.geom, %(max_acc)s)
-JOIN layers l ON l.current_version_id = f.version_id AND l.kind = 'vector'
+JOIN layers l ON gc_version(l.id, l.current_version_id) = f.version_id AND l.kind = 'vector'
 CROSS JOIN LATERAL (SELECT ST_Intersects(f.geom, b.geom) AS hit,
                            l.category IN ('omgevingsvisie', 'natura2000') AS z) k
 WHERE hit OR (z AND ST_DWithin(f.geom, b.geom, coalesce(l.accuracy_m, 0)))

@@ -81,7 +81,7 @@ SELECT l.slug, l.title, l.category, l.policy_section, l.policy_summary, l.accura
        END AS overlap,
        ST_Distance(ST_Boundary(f.geom), g.geom) AS edge
 FROM layers l
-JOIN layer_versions v ON v.id = l.current_version_id
+JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id)
 JOIN features f ON f.version_id = v.id, g
 WHERE l.kind = 'vector' AND ST_DWithin(f.geom, g.geom, greatest(coalesce(l.accuracy_m, 0), 0))
 ORDER BY l.category = 'natura2000', l.slug, f.name

@@ -19,7 +19,7 @@ from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -58,7 +58,7 @@ def server_answers(url: str, *, timeout: int = 3) -> bool:
 def make_engine(settings: Settings | None = None, *, url: str | None = None) -> Engine:
     settings = settings or get_settings()
     target = url or settings.effective_database_url
-    return create_engine(
+    engine = create_engine(
         sqlalchemy_url(target),
         pool_size=settings.pool_size,
         # No ping per checkout (it cost ~0.8 ms a request): a connection that died with the server fails its
@@ -71,6 +71,10 @@ def make_engine(settings: Settings | None = None, *, url: str | None = None) -> 
             "application_name": "gebiedscheck",
         },
     )
+    from service.timetravel import install_reset
+
+    install_reset(engine)
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

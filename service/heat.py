@@ -85,7 +85,8 @@ def current_raster(session: Session, *, settings: Settings | None = None) -> tup
             "SELECT l.slug, coalesce(v.provenance, l.provenance) AS provenance, "
             "coalesce(v.indicative, l.indicative) AS indicative, "
             "v.id, v.number, v.source_name, v.source_identifier, "
-            "v.raster_path, v.metadata FROM layers l JOIN layer_versions v ON v.id = l.current_version_id "
+            "v.raster_path, v.metadata FROM layers l "
+            "JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id) "
             "WHERE l.slug = :s"
         ),
         {"s": HEAT_LAYER},
@@ -337,7 +338,7 @@ def heat_of_feature(
     feat = session.execute(
         text(
             "SELECT f.id, f.fid, f.name, ST_Area(f.geom) AS area, ST_AsBinary(f.geom) AS wkb FROM features f "
-            "JOIN layers l ON l.current_version_id = f.version_id WHERE l.slug = :l AND f.fid = :f"
+            "JOIN layers l ON gc_version(l.id, l.current_version_id) = f.version_id WHERE l.slug = :l AND f.fid = :f"
         ),
         {"l": layer, "f": feature_id},
     ).first()
@@ -365,7 +366,8 @@ def heat_zones(
     """Every zone of every Omgevingsvisie and Natura 2000 layer, hottest (mean) first."""
     feats = session.execute(
         text(
-            "SELECT l.slug, f.fid FROM features f JOIN layers l ON l.current_version_id = f.version_id "
+            "SELECT l.slug, f.fid FROM features f "
+            "JOIN layers l ON gc_version(l.id, l.current_version_id) = f.version_id "
             "WHERE l.kind = 'vector' AND l.category IN ('omgevingsvisie', 'natura2000') ORDER BY l.slug, f.fid"
         )
     ).all()

@@ -109,7 +109,7 @@ def zones_at(session: Session, loc: Location) -> ZonesAnswer:
                    coalesce(v.indicative, l.indicative) AS indicative,
                    v.number, v.source_name, v.source_identifier, f.fid, f.name
             FROM layers l
-            JOIN layer_versions v ON v.id = l.current_version_id
+            JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id)
             JOIN features f ON f.version_id = v.id
             WHERE l.kind = 'vector' AND ST_Intersects(f.geom, {pt})
             ORDER BY l.category = 'natura2000', l.slug, f.name
@@ -163,7 +163,7 @@ def _current_version(session: Session, slug: str) -> Any:
             "SELECT l.slug, coalesce(v.provenance, l.provenance) AS provenance, "
             "coalesce(v.indicative, l.indicative) AS indicative, "
             "v.id, v.number, v.source_name, v.source_identifier "
-            "FROM layers l JOIN layer_versions v ON v.id = l.current_version_id WHERE l.slug = :s"
+            "FROM layers l JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id) WHERE l.slug = :s"
         ),
         {"s": slug},
     ).first()

@@ -65,15 +65,17 @@ def versions(engine, slug: str) -> list[tuple[int, str]]:
         ]
 
 
-def point_outside_witterveld(engine) -> tuple[float, float]:
-    """A point 100 m outside our Witterveld (RD)."""
+def point_outside_witterveld(engine, number: int = 1) -> tuple[float, float]:
+    """A point 100 m outside our Witterveld (version ``number`` of the layer; RD)."""
     with engine.connect() as c:
         x, y = c.execute(
             text(
                 "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Difference(ST_Buffer(f.geom, 110), "
-                "ST_Buffer(f.geom, 90))) p FROM features f JOIN layers l ON l.current_version_id = f.version_id "
-                "WHERE l.slug = 'natura2000' AND f.name = 'Witterveld') s"
-            )
+                "ST_Buffer(f.geom, 90))) p FROM features f JOIN layer_versions v ON v.id = f.version_id "
+                "JOIN layers l ON l.id = v.layer_id WHERE l.slug = 'natura2000' AND v.number = :n "
+                "AND f.name = 'Witterveld') s"
+            ),
+            {"n": number},
         ).one()
     return float(x), float(y)
 
@@ -399,3 +401,34 @@ def test_a_load_killed_halfway_leaves_nothing(vsettings, vengine) -> None:
     assert versions(vengine, "binnenstad") == before
     with vengine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM features")).scalar_one() == features_before
+
+
+def test_as_of_answers_with_the_versions_current_then(vsettings, vengine) -> None:
+    from datetime import date, timedelta
+
+    x, y = point_outside_witterveld(vengine)
+    Session = make_sessionmaker(vengine)
+    # Version 1 became current "last week": move its activation back so the day is unambiguous.
+    with vengine.begin() as c:
+        c.execute(
+            text(
+                "UPDATE version_activations SET at = now() - interval '7 days' WHERE version_id IN "
+                "(SELECT v.id FROM layer_versions v JOIN layers l ON l.id = v.layer_id "
+                "WHERE l.slug = 'natura2000' AND v.number = 1)"
+            )
+        )
+    with Session() as s, s.begin():
+        activate(s, "natura2000", 2)  # the PDOK version (Witterveld 200 m larger) is current from today
+    today, last_week = date.today(), date.today() - timedelta(days=3)
+    with TestClient(create_app(vsettings)) as c:
+        now = c.get(f"/natura2000/distance?x={x}&y={y}&crs=EPSG:28992").json()
+        then = c.get(f"/natura2000/distance?x={x}&y={y}&crs=EPSG:28992&as_of={last_week}").json()
+        again = c.get(f"/natura2000/distance?x={x}&y={y}&crs=EPSG:28992&as_of={today}").json()
+        after = c.get(f"/natura2000/distance?x={x}&y={y}&crs=EPSG:28992").json()  # no leak between requests
+        future = c.get(f"/natura2000/distance?x={x}&y={y}&crs=EPSG:28992&as_of={today + timedelta(days=2)}")
+        bad = c.get(f"/natura2000/distance?x={x}&y={y}&crs=EPSG:28992&as_of=gisteren")
+    assert now["inside"] is True and now["source"]["version"] == 2
+    assert then["inside"] is False and then["source"]["version"] == 1 and then["distance_m"] > 80
+    assert again["source"]["version"] == 2 and after == now
+    assert future.status_code == 422 and "future" in future.json()["detail"]
+    assert bad.status_code == 422 and "as_of" in bad.json()["detail"]

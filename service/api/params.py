@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -24,6 +25,10 @@ async def location_params(
 
 
 LocationDep = Annotated[Location, Depends(location_params)]
+AsOf = Annotated[
+    date | None,
+    Query(description="Answer with the layer versions that were current at the end of this day (YYYY-MM-DD)"),
+]
 
 
 def _reject_constant(name: str) -> Any:

@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, Response
 from service import batch, heat, zones
 from service import check as check_mod
 from service.api.deps import SessionDep, SettingsDep, WriteSessionDep
-from service.api.params import GEOJSON_BODY, JsonBody, LocationDep
+from service.api.params import GEOJSON_BODY, AsOf, JsonBody, LocationDep
 from service.geo import parse_feature_collection, parse_geojson
 from service.report import render_check_html
+from service.timetravel import set_as_of
 from service.validation import validate_polygonal
 
 router = APIRouter(tags=["questions"])
@@ -30,7 +31,8 @@ Repair = Annotated[bool, Query(description="Repair an invalid polygon with ST_Ma
     description="Every layer whose current version contains the point. A point on a zone boundary counts as "
     "inside; a point in a hole is outside. ",
 )
-def zones_at(session: SessionDep, loc: LocationDep) -> Response:
+def zones_at(session: SessionDep, loc: LocationDep, as_of: AsOf = None) -> Response:
+    set_as_of(session, as_of)
     # The hottest endpoint of the viewer: serialised once by pydantic, not validated again by FastAPI.
     return Response(zones.zones_at(session, loc).model_dump_json(), media_type="application/json")
 
@@ -42,12 +44,18 @@ def zones_at(session: SessionDep, loc: LocationDep) -> Response:
     description="Exact distance in metres to the nearest Natura 2000 polygon edge (0 inside), with an indicative "
     "distance band (upper edges inclusive; default 500 m, 1 km, 5 km, 25 km). Not an AERIUS calculation.",
 )
-def natura2000_distance(session: SessionDep, settings: SettingsDep, loc: LocationDep) -> zones.Natura2000Answer:
+def natura2000_distance(
+    session: SessionDep, settings: SettingsDep, loc: LocationDep, as_of: AsOf = None
+) -> zones.Natura2000Answer:
+    set_as_of(session, as_of)
     return zones.natura2000_distance(session, loc, settings=settings)
 
 
 @router.get("/heat/at", response_model=heat.HeatAtAnswer, summary="UHI value of the cell at a location")
-def heat_at(session: SessionDep, settings: SettingsDep, loc: LocationDep, threshold_c: Threshold = None) -> Any:
+def heat_at(
+    session: SessionDep, settings: SettingsDep, loc: LocationDep, threshold_c: Threshold = None, as_of: AsOf = None
+) -> Any:
+    set_as_of(session, as_of)
     return heat.heat_at(session, loc, threshold_c=threshold_c, settings=settings)
 
 
@@ -58,7 +66,9 @@ def heat_overlap_zone(
     layer: Annotated[str, Query(description="Layer slug", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")],
     feature_id: Annotated[str, Query(description="Feature id within the layer", max_length=200)],
     threshold_c: Threshold = None,
+    as_of: AsOf = None,
 ) -> Any:
+    set_as_of(session, as_of)
     return heat.heat_of_feature(session, layer=layer, feature_id=feature_id, threshold_c=threshold_c, settings=settings)
 
 
@@ -76,7 +86,9 @@ def heat_overlap_polygon(
     crs: Crs = None,
     threshold_c: Threshold = None,
     repair: Repair = False,
+    as_of: AsOf = None,
 ) -> Any:
+    set_as_of(session, as_of)
     parsed = parse_geojson(body, crs=crs, max_vertices=settings.max_vertices)
     if parsed.geom.geom_type not in ("Polygon", "MultiPolygon"):
         from service.errors import InvalidInput
@@ -87,7 +99,8 @@ def heat_overlap_polygon(
 
 
 @router.get("/heat/zones", response_model=list[heat.HeatZoneRow], summary="Every zone, hottest first")
-def heat_zones(session: SessionDep, settings: SettingsDep, threshold_c: Threshold = None) -> Any:
+def heat_zones(session: SessionDep, settings: SettingsDep, threshold_c: Threshold = None, as_of: AsOf = None) -> Any:
+    set_as_of(session, as_of)
     return heat.heat_zones(session, threshold_c=threshold_c, settings=settings)
 
 
@@ -108,7 +121,9 @@ def check(
     threshold_c: Threshold = None,
     repair: Repair = False,
     f: Annotated[str, Query(pattern="^(json|html)$", description="json or html")] = "json",
+    as_of: AsOf = None,
 ) -> Any:
+    set_as_of(session, as_of)
     parsed = parse_geojson(body, crs=crs, max_vertices=settings.max_vertices)
     report = check_mod.check(session, parsed, threshold_c=threshold_c, repair=repair, settings=settings)
     if f == "html":
@@ -153,6 +168,8 @@ def check_batch(
     crs: Crs = None,
     threshold_c: Threshold = None,
     repair: Repair = False,
+    as_of: AsOf = None,
 ) -> Any:
+    set_as_of(session, as_of)
     items = parse_feature_collection(body, crs=crs, max_vertices=settings.max_vertices, limit=settings.batch_limit)
     return batch.check_batch(session, items, threshold_c=threshold_c, repair=repair, settings=settings)

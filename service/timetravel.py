@@ -1,0 +1,38 @@
+"""`as_of=YYYY-MM-DD`: answer with the layer versions that were current at the end of that day.
+
+The questions' SQL picks versions through `gc_version(layer, current)` (migration 0005), which follows the
+session setting `gebiedscheck.as_of` when it is set. The setting is cleared when the connection goes back to
+the pool, so it never leaks into another request.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+from service.errors import InvalidInput
+
+
+def set_as_of(session: Session, as_of: date | None) -> None:
+    if as_of is None:
+        return
+    if as_of > date.today():
+        raise InvalidInput(f"as_of={as_of.isoformat()} lies in the future")
+    conn = session.connection()
+    conn.exec_driver_sql("SELECT set_config('gebiedscheck.as_of', %(d)s, false)", {"d": as_of.isoformat()})
+    conn.connection.info["gebiedscheck_as_of"] = True
+
+
+def install_reset(engine: Engine) -> None:
+    """Clear `gebiedscheck.as_of` on connections that set it, when they are checked in."""
+
+    @event.listens_for(engine, "checkin")
+    def _reset(dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop("gebiedscheck_as_of", False):
+            with dbapi_connection.cursor() as cur:
+                cur.execute("RESET gebiedscheck.as_of")
+            if not getattr(dbapi_connection, "autocommit", True):
+                dbapi_connection.commit()
