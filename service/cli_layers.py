@@ -27,6 +27,9 @@ def register(layers_app: typer.Typer) -> None:
         note: Annotated[str | None, typer.Option("--note", help="Toelichting bij de versie.")] = None,
         provenance: Annotated[str | None, typer.Option("--provenance", help="Herkomst van deze versie.")] = None,
         official: Annotated[bool, typer.Option("--official", help="Officiële gegevens (niet indicatief).")] = False,
+        repair: Annotated[
+            bool, typer.Option("--repair", help="Ongeldige geometrie herstellen (ST_MakeValid) en melden.")
+        ] = False,
         as_json: AsJson = False,
     ) -> None:
         """Laad een bestand als nieuwe versie van een laag; --dry-run laat zien wat er zou veranderen."""
@@ -34,7 +37,7 @@ def register(layers_app: typer.Typer) -> None:
 
         with cli_session() as (session, settings):
             try:
-                with session.begin():
+                with session.begin(), err.status(f"{file.name} controleren en laden…"):
                     result = load_file(
                         session,
                         file,
@@ -49,12 +52,18 @@ def register(layers_app: typer.Typer) -> None:
                         official=official,
                         dry_run=dry_run,
                         settings=settings,
+                        repair=repair,
                     )
             except GebiedscheckError as exc:
                 err.print("De database is niet gewijzigd.")
                 fail(exc)
         if as_json:
             return print_json(result)
+        for r in result.repairs:
+            out.print(
+                f"[yellow]Hersteld:[/] {r['feature']}: {r['reason']}; oppervlakte "
+                f"{nl(r['area_before_m2'])} → {nl(r['area_after_m2'])} m²"
+            )
         if isinstance(result, DiffReport):
             table(
                 f"Proefrun: {result.source_name} → laag {result.slug} (er is niets opgeslagen)",

@@ -49,6 +49,7 @@ class PreparedVector:
     path: Path
     sha256: str
     features: list[PreparedFeature] = field(default_factory=list)
+    repairs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def total_area_m2(self) -> float:
@@ -71,6 +72,7 @@ class LoadResult(BaseModel):
     feature_count: int
     source_name: str
     source_sha256: str
+    repairs: list[dict[str, Any]] = []
 
 
 def file_sha256(path: Path) -> str:
@@ -116,6 +118,7 @@ def read_vector(
     layer: str | None = None,
     crs: str | None = None,
     rename: dict[str, str] | None = None,
+    repair: bool = False,
 ) -> PreparedVector:
     """Read and validate a polygon layer: known CRS, polygonal, non-empty, valid, inside the RD area."""
     import geopandas as gpd
@@ -173,8 +176,26 @@ def read_vector(
             problems.append(f"{label}: geometry is a {geom.geom_type}, not a polygon")
             continue
         if not geom.is_valid:
-            problems.append(f"{label}: invalid geometry: {explain_validity(geom)}")
-            continue
+            reason = explain_validity(geom)
+            if not repair:
+                problems.append(f"{label}: invalid geometry: {reason} (--repair applies ST_MakeValid)")
+                continue
+            fixed = shapely.make_valid(geom)
+            polys = [p for p in shapely.get_parts(fixed) if p.geom_type == "Polygon" and not p.is_empty]
+            if not polys:
+                problems.append(f"{label}: invalid geometry: {reason}; repairing leaves no polygon")
+                continue
+            before = float(geom.area)
+            geom = shapely.MultiPolygon(polys)
+            prepared.repairs.append(
+                {
+                    "feature": str(raw_name),
+                    "reason": reason,
+                    "area_before_m2": round(before, 2),
+                    "area_after_m2": round(float(geom.area), 2),
+                    "area_change_m2": round(float(geom.area) - before, 2),
+                }
+            )
         bx0, by0, bx1, by1 = geom.bounds
         if bx0 < minx or by0 < miny or bx1 > maxx or by1 > maxy:
             problems.append(f"{label}: lies outside the area of use of EPSG:28992 (bounds {geom.bounds})")
@@ -323,7 +344,12 @@ def write_version(
     is_raster = isinstance(prepared, PreparedRaster)
     count = 1 if is_raster else len(prepared.features)  # type: ignore[union-attr]
     source_name = getattr(prepared, "source_name", None) or prepared.path.name
-    base = {"slug": spec.slug, "kind": spec.kind, "source_name": source_name, "source_sha256": prepared.sha256}
+    base: dict[str, Any] = {
+        "slug": spec.slug,
+        "kind": spec.kind,
+        "source_name": source_name,
+        "source_sha256": prepared.sha256,
+    }
     if current and current[2] == prepared.sha256:
         fc = session.execute(
             text("SELECT feature_count FROM layer_versions WHERE id = :id"), {"id": current[0]}
@@ -355,6 +381,8 @@ def write_version(
         metadata = prepared.metadata
     else:
         total_area = prepared.total_area_m2
+        if prepared.repairs:
+            metadata = {"repairs": prepared.repairs}
     version_id = int(
         session.execute(
             text(
@@ -423,7 +451,8 @@ def write_version(
         {"id": layer_id, "v": version_id},
     )
     log.info("layer %s: version %d (%d features) from %s", spec.slug, number, count, prepared.path.name)
-    return LoadResult(**base, status="created", version=number, feature_count=count)
+    repairs = prepared.repairs if isinstance(prepared, PreparedVector) else []
+    return LoadResult(**base, status="created", version=number, feature_count=count, repairs=repairs)
 
 
 def write_hotspots(session: Session, *, version_id: int, raster_path: Path, threshold_c: float) -> int:

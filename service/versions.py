@@ -36,6 +36,7 @@ class DiffReport(BaseModel):
     changed: list[str]
     unchanged: int
     area_change_m2: float | None
+    repairs: list[dict[str, Any]] = []
 
 
 def _spec_for(
@@ -79,7 +80,12 @@ def _spec_for(
 
 
 def read_layer_file(
-    path: Path, *, name_field: str | None = None, layer: str | None = None, crs: str | None = None
+    path: Path,
+    *,
+    name_field: str | None = None,
+    layer: str | None = None,
+    crs: str | None = None,
+    repair: bool = False,
 ) -> tuple[PreparedVector, Gio | None]:
     """Read and validate a GeoJSON, GeoPackage, zipped Shapefile (PDOK Natura 2000 fields mapped) or STOP GIO
     GML; the GIO's FRBR identifiers come along."""
@@ -105,11 +111,11 @@ def read_layer_file(
         with tempfile.TemporaryDirectory(prefix="gebiedscheck-gio-") as tmp:
             own = Path(tmp) / "gio.gpkg"
             gpd.GeoDataFrame({"name": gio.names}, geometry=gio.geometries, crs="EPSG:28992").to_file(own)
-            prepared = read_vector(own, name_field="name")
+            prepared = read_vector(own, name_field="name", repair=repair)
     else:
         with unpacked(path) as real:
             field, rename = mapped_name_field(real, name_field, layer)
-            prepared = read_vector(real, name_field=field, layer=layer, crs=epsg, rename=rename)
+            prepared = read_vector(real, name_field=field, layer=layer, crs=epsg, rename=rename, repair=repair)
     prepared.path = path  # the name and hash of what the user gave us
     prepared.sha256 = file_sha256(path)
     return prepared, gio
@@ -158,6 +164,7 @@ def load_file(
     dry_run: bool = False,
     created_by: str | None = None,
     settings: Settings | None = None,
+    repair: bool = False,
 ) -> LoadResult | DiffReport:
     """Validate ``path`` and either report the difference (dry run) or write it as the layer's new version
     in the caller's transaction."""
@@ -176,13 +183,14 @@ def load_file(
             created_by=created_by,
             settings=settings,
         )
-    prepared, gio = read_layer_file(path, name_field=name_field, layer=layer, crs=crs)
+    prepared, gio = read_layer_file(path, name_field=name_field, layer=layer, crs=crs, repair=repair)
     spec = _spec_for(session, slug, create=create, title=title, path=path, provenance=provenance, official=official)
     if gio is not None:  # an official GIO: the answers cite its expression
         spec = spec.model_copy(update={"gio": gio.work, "gio_expression": gio.expression})
         if provenance is None:
             spec = spec.model_copy(update={"provenance": f"officieel — GIO {gio.expression}", "indicative": False})
     report = diff_with_current(session, slug, prepared)
+    report.repairs = prepared.repairs
     if dry_run:
         return report
     return write_version(

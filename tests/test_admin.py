@@ -200,3 +200,12 @@ def test_read_only_role_reads_but_cannot_write(asettings, keys) -> None:
             conn.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"')
             conn.execute(f'REVOKE ALL ON SCHEMA public FROM "{role}"')
             conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_upload_with_repair(client, keys) -> None:
+    auth = {"Authorization": f"Bearer {keys['good']}"}
+    body = {"slug": "hersteld", "title": "Hersteld", "category": "referentie", "provenance": "test"}
+    assert client.post("/layers", json=body, headers=auth).status_code == 201
+    assert upload(client, "hersteld", "bowtie.gpkg", keys["good"]).status_code == 422
+    r = upload(client, "hersteld", "bowtie.gpkg", keys["good"], repair="true")
+    assert r.status_code == 201 and r.json()["repairs"][0]["area_after_m2"] == 20000.0

@@ -432,3 +432,29 @@ def test_as_of_answers_with_the_versions_current_then(vsettings, vengine) -> Non
     assert again["source"]["version"] == 2 and after == now
     assert future.status_code == 422 and "future" in future.json()["detail"]
     assert bad.status_code == 422 and "as_of" in bad.json()["detail"]
+
+
+def test_repair_records_each_area_change(vsettings, vengine) -> None:
+    from service.versions import NewLayer, create_layer
+
+    Session = make_sessionmaker(vengine)
+    with Session() as s, s.begin():
+        create_layer(s, NewLayer(slug="hersteld", title="Hersteld", category="referentie", provenance="test"))
+    with pytest.raises(LayerLoadError, match="--repair"), Session() as s, s.begin():
+        load_file(s, DATA / "bowtie.gpkg", slug="hersteld", settings=vsettings)
+    with Session() as s, s.begin():
+        dry = load_file(s, DATA / "bowtie.gpkg", slug="hersteld", repair=True, dry_run=True, settings=vsettings)
+    assert [r["feature"] for r in dry.repairs] == ["Vlinderdas"] and "Self-intersection" in dry.repairs[0]["reason"]
+    with Session() as s, s.begin():
+        r = load_file(s, DATA / "bowtie.gpkg", slug="hersteld", repair=True, settings=vsettings)
+    assert r.version == 1 and r.feature_count == 2
+    rep = r.repairs[0]
+    assert rep["area_before_m2"] == pytest.approx(0.0) and rep["area_after_m2"] == pytest.approx(20_000.0)
+    with vengine.connect() as c:
+        stored = c.execute(
+            text(
+                "SELECT v.metadata->'repairs' FROM layer_versions v JOIN layers l ON l.id = v.layer_id "
+                "WHERE l.slug = 'hersteld'"
+            )
+        ).scalar_one()
+    assert stored[0]["feature"] == "Vlinderdas"

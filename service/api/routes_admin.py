@@ -95,6 +95,7 @@ def upload_version(
     note: Annotated[str | None, Form(max_length=2000)] = None,
     provenance: Annotated[str | None, Form(max_length=1000)] = None,
     official: Annotated[bool, Form()] = False,
+    repair: Annotated[bool, Form()] = False,
 ) -> Any:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
@@ -133,6 +134,7 @@ def upload_version(
                 dry_run=dry_run,
                 created_by=actor,
                 settings=settings,
+                repair=repair,
             )
 
         return _audited(request, session, authorization, "load_version" + (" (dry run)" if dry_run else ""), slug, do)
