@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,26 @@ def cli_env(qsettings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@contextmanager
+def defaults_database(server_url: str, data_dir: Path, prefix: str, **overrides: object) -> Iterator[Settings]:
+    """A throwaway database with the default layers loaded, for a module of its own; dropped afterwards."""
+    url = throwaway_url(server_url, prefix=prefix)
+    init_database(url)
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        layers_dir=PROJECT_ROOT / "layers",
+        data_dir=data_dir,
+        loaded_by="pytest",
+        **overrides,
+    )  # type: ignore[arg-type]
+    engine = make_engine(settings)
+    with session_scope(engine) as s:
+        load_defaults(s, settings=settings)
+    engine.dispose()
+    try:
+        yield settings
+    finally:
+        drop_database(url)

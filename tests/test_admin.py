@@ -12,30 +12,17 @@ from typer.testing import CliRunner
 from service.access import create_key, revoke_key
 from service.api.app import create_app
 from service.cli import app
-from service.database import drop_database, init_database, make_engine, make_sessionmaker, session_scope
-from service.loading import load_defaults
-from service.settings import PROJECT_ROOT, Settings, get_settings
-from tests.conftest import DATA, throwaway_url
+from service.database import make_engine, make_sessionmaker
+from service.settings import Settings, get_settings
+from tests.conftest import DATA, defaults_database
 
 
 @pytest.fixture(scope="module")
 def asettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    url = throwaway_url(server_url, prefix="gebiedscheck_test_a")
-    init_database(url)
-    settings = Settings(
-        _env_file=None,
-        database_url=url,
-        layers_dir=PROJECT_ROOT / "layers",
-        data_dir=tmp_path_factory.mktemp("adata"),
-        loaded_by="pytest",
-        max_body_bytes=200_000,
-    )
-    engine = make_engine(settings)
-    with session_scope(engine) as s:
-        load_defaults(s, settings=settings)
-    engine.dispose()
-    yield settings
-    drop_database(url)
+    with defaults_database(
+        server_url, tmp_path_factory.mktemp("adata"), "gebiedscheck_test_a", max_body_bytes=200_000
+    ) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")

@@ -12,36 +12,20 @@ from typer.testing import CliRunner
 
 from service.api.app import create_app
 from service.cli import app
-from service.database import drop_database, init_database, make_engine, make_sessionmaker, session_scope
+from service.database import make_engine, make_sessionmaker
 from service.errors import InvalidInput, LayerLoadError, NotFound
 from service.geo import location
-from service.loading import load_defaults
 from service.settings import PROJECT_ROOT, Settings, get_settings
 from service.versions import DiffReport, activate, load_file
 from service.zones import natura2000_distance, zones_at
-from tests.conftest import DATA, throwaway_url
+from tests.conftest import DATA, defaults_database
+
 
 # 100 m outside our Witterveld, inside PDOK's (200 m larger): the answer must change with the version.
-NEAR_WITTERVELD = None
-
-
 @pytest.fixture(scope="module")
 def vsettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    url = throwaway_url(server_url, prefix="gebiedscheck_test_v")
-    init_database(url)
-    settings = Settings(
-        _env_file=None,
-        database_url=url,
-        layers_dir=PROJECT_ROOT / "layers",
-        data_dir=tmp_path_factory.mktemp("vdata"),
-        loaded_by="pytest",
-    )
-    engine = make_engine(settings)
-    with session_scope(engine) as s:
-        load_defaults(s, settings=settings)
-    engine.dispose()
-    yield settings
-    drop_database(url)
+    with defaults_database(server_url, tmp_path_factory.mktemp("vdata"), "gebiedscheck_test_v") as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")
