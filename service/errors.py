@@ -25,6 +25,10 @@ class InvalidInput(GebiedscheckError):
     """A request parameter or body is wrong (bad coordinates, unknown CRS, ...)."""
 
 
+class BadRequest(InvalidInput):
+    """Bad input where a standard asks for 400 (OGC API – Features)."""
+
+
 class TooLarge(InvalidInput):
     """A request body or geometry over the documented limit."""
 
@@ -58,6 +62,7 @@ STATUS_CODES: dict[type[GebiedscheckError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     InvalidInput: 422,
+    BadRequest: 400,
     TooLarge: 413,
     ManifestError: 422,
     LayerLoadError: 422,

@@ -14,7 +14,7 @@ from psycopg.errors import InsufficientPrivilege
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from service import __version__
-from service.api import routes_admin, routes_health, routes_layers, routes_maps, routes_questions
+from service.api import routes_admin, routes_health, routes_layers, routes_maps, routes_ogc, routes_questions
 from service.database import make_engine, make_sessionmaker
 from service.errors import GebiedscheckError, status_for
 from service.settings import Settings, get_settings
@@ -110,5 +110,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_admin.router)
     app.include_router(routes_questions.router)
     app.include_router(routes_maps.router)
+    app.include_router(routes_ogc.router)
     routes_maps.mount_static(app)
     return app

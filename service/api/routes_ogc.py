@@ -1,0 +1,208 @@
+"""OGC API – Features (Part 1 core, Part 2 CRS) and Mapbox Vector Tiles, for QGIS, GDAL and web maps."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from service import features
+from service.api.deps import SessionDep
+from service.errors import BadRequest
+from service.timetravel import set_as_of
+
+router = APIRouter(tags=["OGC API – Features"])
+COMMON = {"f"}
+ITEMS_PARAMS = COMMON | {"bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "as_of", "name"}
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _check_params(request: Request, allowed: set[str]) -> None:
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _wants_html(request: Request) -> bool:
+    f = request.query_params.get("f")
+    if f is not None:
+        if f not in ("json", "html"):
+            raise BadRequest(f"f={f!r} is not supported; use json or html")
+        return f == "html"
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "json" not in accept
+
+
+def _html(title: str, doc: dict[str, Any]) -> HTMLResponse:
+    rows = "".join(
+        f"<li><a href='{escape(link['href'])}'>{escape(link.get('title') or link['rel'])}</a></li>"
+        for link in doc.get("links", [])
+    )
+    body = f"<h1>{escape(title)}</h1><ul>{rows}</ul>"
+    if "collections" in doc:
+        body += (
+            "<h2>Collecties</h2><ul>"
+            + "".join(
+                f"<li><a href='{escape(c['links'][0]['href'])}?f=html'>{escape(c['title'])}</a> "
+                f"({escape(c['id'])})</li>"
+                for c in doc["collections"]
+            )
+            + "</ul>"
+        )
+    if doc.get("type") == "FeatureCollection":
+        body += (
+            f"<p>{doc['numberReturned']} van {doc['numberMatched']} objecten.</p><table><tr><th>id</th>"
+            "<th>naam</th></tr>"
+            + "".join(
+                f"<tr><td>{escape(str(ft['id']))}</td><td>{escape(str(ft['properties'].get('name')))}</td></tr>"
+                for ft in doc["features"]
+            )
+            + "</table>"
+        )
+    if doc.get("type") == "Feature":
+        body += (
+            "<dl>"
+            + "".join(f"<dt>{escape(str(k))}</dt><dd>{escape(str(v))}</dd>" for k, v in doc["properties"].items())
+            + "</dl>"
+        )
+    return HTMLResponse(
+        f"<!doctype html><html lang='nl'><head><meta charset='utf-8'><title>{escape(title)} — "
+        f"Gebiedscheck Assen</title></head><body><main>{body}<p><small>Geometrieën zijn indicatief "
+        "tenzij anders vermeld.</small></p></main></body></html>"
+    )
+
+
+def _json(doc: dict[str, Any], media: str = "application/json", crs: str | None = None) -> Response:
+    headers = {"Content-Crs": f"<{crs}>"} if crs else {}
+    return Response(json.dumps(doc, ensure_ascii=False), media_type=media, headers=headers)
+
+
+@router.get("/", summary="Landing page (JSON or HTML)")
+def landing(request: Request) -> Any:
+    _check_params(request, COMMON)
+    base = _base(request)
+    doc = {
+        "title": "Gebiedscheck Assen",
+        "description": "Gebieden van de Omgevingsvisie van Assen, Natura 2000 en hitte-eiland (OGC API – Features).",
+        "links": [
+            {"rel": "self", "type": "application/json", "href": f"{base}/", "title": "Deze pagina"},
+            {
+                "rel": "service-desc",
+                "type": "application/vnd.oai.openapi+json;version=3.0",
+                "href": f"{base}/openapi.json",
+                "title": "OpenAPI",
+            },
+            {"rel": "service-doc", "type": "text/html", "href": f"{base}/docs", "title": "Documentatie"},
+            {"rel": "conformance", "type": "application/json", "href": f"{base}/conformance", "title": "Conformiteit"},
+            {"rel": "data", "type": "application/json", "href": f"{base}/collections", "title": "Collecties"},
+        ],
+    }
+    return _html("Gebiedscheck Assen", doc) if _wants_html(request) else _json(doc)
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance(request: Request) -> Any:
+    _check_params(request, COMMON)
+    doc = {"conformsTo": features.CONFORMANCE}
+    return _html("Conformiteit", {"links": []}) if _wants_html(request) else _json(doc)
+
+
+@router.get("/collections", summary="The vector layers as collections")
+def collections(request: Request, session: SessionDep) -> Any:
+    _check_params(request, COMMON)
+    doc = features.collections(session, _base(request))
+    return _html("Collecties", doc) if _wants_html(request) else _json(doc)
+
+
+@router.get("/collections/{slug}", summary="One collection")
+def collection(request: Request, session: SessionDep, slug: str) -> Any:
+    _check_params(request, COMMON)
+    doc = features.collection(session, slug, _base(request))
+    return _html(doc["title"], doc) if _wants_html(request) else _json(doc)
+
+
+@router.get("/collections/{slug}/queryables", summary="Queryable properties")
+def queryables(request: Request, session: SessionDep, slug: str) -> Any:
+    _check_params(request, COMMON)
+    features.collection(session, slug, _base(request))  # 404 for an unknown collection
+    doc = {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "type": "object",
+        "$id": f"{_base(request)}/collections/{slug}/queryables",
+        "properties": {"name": {"type": "string", "title": "naam"}},
+    }
+    return _json(doc, "application/schema+json")
+
+
+@router.get("/collections/{slug}/items", summary="Features, with bbox, limit/offset paging, crs, as_of")
+def items(request: Request, session: SessionDep, slug: str) -> Any:
+    q = request.query_params
+    _check_params(request, ITEMS_PARAMS)
+    set_as_of(session, _date(q.get("as_of") or q.get("datetime")))
+    doc, crs = features.items(
+        session,
+        slug,
+        base=_base(request),
+        bbox=q.get("bbox"),
+        bbox_crs=q.get("bbox-crs"),
+        crs=q.get("crs"),
+        limit=_int(q.get("limit"), "limit"),
+        offset=_int(q.get("offset"), "offset") or 0,
+        name=q.get("name"),
+        query=str(request.url.query),
+    )
+    return _html(slug, doc) if _wants_html(request) else _json(doc, "application/geo+json", crs)
+
+
+@router.get("/collections/{slug}/items/{fid}", summary="One feature")
+def item(request: Request, session: SessionDep, slug: str, fid: str) -> Any:
+    q = request.query_params
+    _check_params(request, COMMON | {"crs", "as_of", "datetime"})
+    set_as_of(session, _date(q.get("as_of") or q.get("datetime")))
+    doc, crs = features.item(session, slug, fid, base=_base(request), crs=q.get("crs"))
+    return _html(fid, doc) if _wants_html(request) else _json(doc, "application/geo+json", crs)
+
+
+@router.get(
+    "/collections/{slug}/tiles/WebMercatorQuad/{z}/{x}/{y}",
+    summary="Mapbox Vector Tile",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}},
+)
+def tile(request: Request, session: SessionDep, slug: str, z: int, x: int, y: int) -> Response:
+    _check_params(request, set())
+    data, version = features.tile(session, slug, z, x, y)
+    etag = f'"{slug}-v{version}-{z}-{x}-{y}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(
+        data,
+        media_type="application/vnd.mapbox-vector-tile",
+        headers={"ETag": etag, "Cache-Control": "public, max-age=300"},
+    )
+
+
+def _int(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be a whole number, not {value!r}") from exc
+
+
+def _date(value: str | None) -> Any:
+    from datetime import date
+
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError as exc:
+        raise BadRequest(f"as_of/datetime must be a date (YYYY-MM-DD), not {value!r}") from exc

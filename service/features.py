@@ -1,0 +1,263 @@
+"""OGC API – Features (Part 1 core, Part 2 CRS) over the layers' current versions, and vector tiles.
+
+Collections are the vector layers. Storage CRS is EPSG:28992; output in CRS84 (default), EPSG:28992,
+EPSG:4258 and EPSG:3857, coordinates in each CRS's axis order (EPSG:4258 is latitude first). Identifiers and
+property names never reach SQL unquoted: they are bound parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.errors import BadRequest, NotFound
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
+# URI -> (srid, latitude first?)
+SUPPORTED_CRS: dict[str, tuple[int, bool]] = {
+    CRS84: (4326, False),
+    EPSG.format(28992): (28992, False),
+    EPSG.format(4258): (4258, True),
+    EPSG.format(3857): (3857, False),
+}
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 10
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+
+
+def crs_of(uri: str | None, *, what: str = "crs") -> tuple[int, bool]:
+    if uri is None or uri == "":
+        return SUPPORTED_CRS[CRS84]
+    if uri not in SUPPORTED_CRS:
+        raise BadRequest(f"{what} {uri!r} is not supported; use one of: {', '.join(SUPPORTED_CRS)}")
+    return SUPPORTED_CRS[uri]
+
+
+def parse_bbox(value: str | None, bbox_crs: str | None) -> tuple[float, float, float, float, int] | None:
+    if value is None:
+        return None
+    parts = value.split(",")
+    if len(parts) != 4:
+        raise BadRequest("bbox must be four numbers: minx,miny,maxx,maxy (6-number boxes are not supported)")
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError as exc:
+        raise BadRequest(f"bbox {value!r} holds something that is not a number") from exc
+    if not all(math.isfinite(n) for n in nums):
+        raise BadRequest("bbox numbers must be finite")
+    srid, lat_first = crs_of(bbox_crs, what="bbox-crs")
+    x0, y0, x1, y1 = (nums[1], nums[0], nums[3], nums[2]) if lat_first else tuple(nums)
+    if x0 > x1 or y0 > y1:
+        raise BadRequest("bbox minimum is greater than its maximum")
+    if srid in (4326, 4258) and not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= 90 and -90 <= y1 <= 90):
+        raise BadRequest("bbox is out of range for its CRS (longitude -180..180, latitude -90..90)")
+    return x0, y0, x1, y1, srid
+
+
+def _layer(session: Session, slug: str) -> Any:
+    row = session.execute(
+        text(
+            "SELECT l.slug, l.title, l.description, l.kind, v.id AS version_id, v.number, "
+            "ST_XMin(e) xmin, ST_YMin(e) ymin, ST_XMax(e) xmax, ST_YMax(e) ymax FROM layers l "
+            "JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id) "
+            "LEFT JOIN LATERAL (SELECT ST_Transform(ST_SetSRID(ST_Extent(f.geom), 28992), 4326) e FROM features f "
+            "WHERE f.version_id = v.id) x ON true WHERE l.slug = :s AND l.kind = 'vector'"
+        ),
+        {"s": slug},
+    ).first()
+    if row is None:
+        raise NotFound(f"collection {slug!r} does not exist")
+    return row
+
+
+def collection(session: Session, slug: str, base: str) -> dict[str, Any]:
+    r = _layer(session, slug)
+    return _collection_doc(r, base)
+
+
+def _collection_doc(r: Any, base: str) -> dict[str, Any]:
+    bbox = [[r.xmin, r.ymin, r.xmax, r.ymax]] if r.xmin is not None else [[-180, -90, 180, 90]]
+    return {
+        "id": r.slug,
+        "title": r.title,
+        "description": r.description or r.title,
+        "itemType": "feature",
+        "extent": {"spatial": {"bbox": bbox, "crs": CRS84}},
+        "crs": list(SUPPORTED_CRS),
+        "storageCrs": EPSG.format(28992),
+        "version": r.number,
+        "links": [
+            {"rel": "self", "type": "application/json", "href": f"{base}/collections/{r.slug}"},
+            {"rel": "items", "type": "application/geo+json", "href": f"{base}/collections/{r.slug}/items"},
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": "application/schema+json",
+                "href": f"{base}/collections/{r.slug}/queryables",
+            },
+        ],
+    }
+
+
+def collections(session: Session, base: str) -> dict[str, Any]:
+    slugs = (
+        session.execute(
+            text("SELECT slug FROM layers WHERE kind = 'vector' AND current_version_id IS NOT NULL ORDER BY slug")
+        )
+        .scalars()
+        .all()
+    )
+    return {
+        "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections"}],
+        "crs": list(SUPPORTED_CRS),
+        "collections": [_collection_doc(_layer(session, s), base) for s in slugs],
+    }
+
+
+def _geom_sql(srid: int, lat_first: bool) -> str:
+    g = "f.geom" if srid == 28992 else f"ST_Transform(f.geom, {int(srid)})"
+    if lat_first:
+        g = f"ST_FlipCoordinates({g})"
+    precision = 3 if srid in (28992, 3857) else 8
+    return f"ST_AsGeoJSON({g}, {precision}, 0)"  # options 0: no 'crs' member (Content-Crs says it)
+
+
+def items(
+    session: Session,
+    slug: str,
+    *,
+    base: str,
+    bbox: str | None = None,
+    bbox_crs: str | None = None,
+    crs: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    name: str | None = None,
+    query: str = "",
+) -> tuple[dict[str, Any], str]:
+    """A FeatureCollection page and the Content-Crs URI."""
+    r = _layer(session, slug)
+    srid, lat_first = crs_of(crs)
+    box = parse_bbox(bbox, bbox_crs)
+    if offset < 0:
+        raise BadRequest("offset must be 0 or more")
+    asked = DEFAULT_LIMIT if limit is None else limit
+    if asked < 1:
+        raise BadRequest("limit must be 1 or more")
+    capped = min(asked, MAX_LIMIT)
+    where = ["f.version_id = :v"]
+    params: dict[str, Any] = {"v": r.version_id, "limit": capped, "offset": offset}
+    if box:
+        where.append("f.geom && ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, :bsrid), 28992)")
+        params.update(x0=box[0], y0=box[1], x1=box[2], y1=box[3], bsrid=box[4])
+    if name is not None:
+        where.append("f.name = :name")
+        params["name"] = name
+    cond = " AND ".join(where)
+    matched = session.execute(text(f"SELECT count(*) FROM features f WHERE {cond}"), params).scalar_one()
+    rows = session.execute(
+        text(
+            f"SELECT f.fid, f.name, f.properties, {_geom_sql(srid, lat_first)} AS g FROM features f "
+            f"WHERE {cond} ORDER BY f.id LIMIT :limit OFFSET :offset"
+        ),
+        params,
+    ).all()
+    feats = [
+        {
+            "type": "Feature",
+            "id": x.fid,
+            "geometry": json.loads(x.g),
+            "properties": {"name": x.name, **(x.properties or {})},
+        }
+        for x in rows
+    ]
+    self_href = f"{base}/collections/{slug}/items"
+    keep = "&".join(p for p in query.split("&") if p and not p.startswith(("offset=", "limit=")))
+    sep = "&" if keep else ""
+    links = [
+        {
+            "rel": "self",
+            "type": "application/geo+json",
+            "href": f"{self_href}?{keep}{sep}limit={capped}&offset={offset}",
+        },
+        {"rel": "collection", "type": "application/json", "href": f"{base}/collections/{slug}"},
+    ]
+    if offset + len(feats) < matched:
+        links.append(
+            {
+                "rel": "next",
+                "type": "application/geo+json",
+                "href": f"{self_href}?{keep}{sep}limit={capped}&offset={offset + capped}",
+            }
+        )
+    if offset > 0:
+        links.append(
+            {
+                "rel": "prev",
+                "type": "application/geo+json",
+                "href": f"{self_href}?{keep}{sep}limit={capped}&offset={max(offset - capped, 0)}",
+            }
+        )
+    doc: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": feats,
+        "numberMatched": matched,
+        "numberReturned": len(feats),
+        "links": links,
+    }
+    if asked > MAX_LIMIT:
+        doc["limitCapped"] = f"limit {asked} is above the maximum {MAX_LIMIT}; {MAX_LIMIT} were returned at most"
+    uri = next(u for u, v in SUPPORTED_CRS.items() if v == (srid, lat_first))
+    return doc, uri
+
+
+def item(session: Session, slug: str, fid: str, *, base: str, crs: str | None = None) -> tuple[dict[str, Any], str]:
+    r = _layer(session, slug)
+    srid, lat_first = crs_of(crs)
+    x = session.execute(
+        text(
+            f"SELECT f.fid, f.name, f.properties, {_geom_sql(srid, lat_first)} AS g FROM features f "
+            "WHERE f.version_id = :v AND f.fid = :fid"
+        ),
+        {"v": r.version_id, "fid": fid},
+    ).first()
+    if x is None:
+        raise NotFound(f"collection {slug!r} has no item {fid!r}")
+    uri = next(u for u, v in SUPPORTED_CRS.items() if v == (srid, lat_first))
+    return {
+        "type": "Feature",
+        "id": x.fid,
+        "geometry": json.loads(x.g),
+        "properties": {"name": x.name, **(x.properties or {})},
+        "links": [
+            {"rel": "self", "type": "application/geo+json", "href": f"{base}/collections/{slug}/items/{fid}"},
+            {"rel": "collection", "type": "application/json", "href": f"{base}/collections/{slug}"},
+        ],
+    }, uri
+
+
+def tile(session: Session, slug: str, z: int, x: int, y: int) -> tuple[bytes, int]:
+    """A Mapbox Vector Tile (WebMercatorQuad) of the layer's current version, and that version's id."""
+    r = _layer(session, slug)
+    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
+        raise NotFound(f"tile {z}/{x}/{y} does not exist in WebMercatorQuad")
+    mvt = session.execute(
+        text(
+            "WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env), "
+            "q AS (SELECT f.fid, f.name, ST_AsMVTGeom(ST_Transform(f.geom, 3857), b.env, 4096, 64, true) AS geom "
+            "FROM features f, b WHERE f.version_id = :v AND f.geom && ST_Transform(b.env, 28992)) "
+            "SELECT ST_AsMVT(q, :layer, 4096, 'geom') FROM q WHERE q.geom IS NOT NULL"
+        ),
+        {"z": z, "x": x, "y": y, "v": r.version_id, "layer": slug},
+    ).scalar()
+    return bytes(mvt or b""), int(r.version_id)

@@ -1,0 +1,170 @@
+"""OGC API – Features and vector tiles, checked with our own client and with GDAL's OAPIF driver."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from service.api.app import create_app
+from service.features import CRS84, EPSG
+
+
+@pytest.fixture(scope="module")
+def client(qsettings) -> Iterator[TestClient]:
+    with TestClient(create_app(qsettings), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def live(qsettings) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(qsettings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_landing_conformance_collections(client) -> None:
+    landing = client.get("/").json()
+    rels = {link["rel"] for link in landing["links"]}
+    assert {"self", "service-desc", "conformance", "data"} <= rels
+    assert (
+        "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in client.get("/conformance").json()["conformsTo"]
+    )
+    cols = client.get("/collections").json()["collections"]
+    hk = next(c for c in cols if c["id"] == "havenkwartier")
+    assert hk["storageCrs"] == EPSG.format(28992) and CRS84 in hk["crs"]
+    x0, y0, x1, y1 = hk["extent"]["spatial"]["bbox"][0]
+    assert 6.55 < x0 < x1 < 6.59 and 52.99 < y0 < y1 < 53.01
+    assert "<h1>Gebiedscheck Assen</h1>" in client.get("/?f=html").text
+    assert client.get("/", headers={"Accept": "text/html"}).headers["content-type"].startswith("text/html")
+
+
+def test_items_paging_and_counts(client, qengine) -> None:
+    with qengine.connect() as c:
+        n = c.execute(
+            text(
+                "SELECT count(*) FROM features f JOIN layers l ON l.current_version_id = f.version_id "
+                "WHERE l.slug = 'wijkwinkelcentra'"
+            )
+        ).scalar_one()
+    page = client.get("/collections/wijkwinkelcentra/items?limit=2").json()
+    assert page["numberMatched"] == n == 5 and page["numberReturned"] == 2
+    seen = [f["id"] for f in page["features"]]
+    while nxt := next((link["href"] for link in page["links"] if link["rel"] == "next"), None):
+        page = client.get(nxt.replace("http://testserver", "")).json()
+        seen += [f["id"] for f in page["features"]]
+    assert len(seen) == len(set(seen)) == 5
+    assert any(link["rel"] == "prev" for link in page["links"])
+    capped = client.get("/collections/wijkwinkelcentra/items?limit=5000").json()
+    assert "limitCapped" in capped and capped["numberReturned"] == 5
+
+
+def test_crs_and_bbox(client) -> None:
+    rd = client.get(f"/collections/havenkwartier/items?crs={EPSG.format(28992)}")
+    assert rd.headers["content-crs"] == f"<{EPSG.format(28992)}>"
+    x, y = rd.json()["features"][0]["geometry"]["coordinates"][0][0][0]
+    assert 230_000 < x < 240_000 and 550_000 < y < 565_000 and "crs" not in rd.json()["features"][0]["geometry"]
+    lonlat = client.get("/collections/havenkwartier/items").json()["features"][0]["geometry"]["coordinates"][0][0][0]
+    latlon = client.get(f"/collections/havenkwartier/items?crs={EPSG.format(4258)}").json()
+    lat, lon = latlon["features"][0]["geometry"]["coordinates"][0][0][0]
+    assert lonlat[0] == pytest.approx(lon, abs=1e-5) and lonlat[1] == pytest.approx(lat, abs=1e-5)  # axis order
+    inside = client.get("/collections/natura2000/items?bbox=6.45,52.94,6.52,52.98").json()
+    assert [f["properties"]["name"] for f in inside["features"]] == ["Witterveld"]
+    rd_box = client.get(f"/collections/natura2000/items?bbox=226000,549000,232000,555000&bbox-crs={EPSG.format(28992)}")
+    assert [f["properties"]["name"] for f in rd_box.json()["features"]] == ["Witterveld"]
+    assert client.get("/collections/natura2000/items?name=Witterveld").json()["numberMatched"] == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "message"),
+    [
+        ("/collections/havenkwartier/items?foo=1", 400, "unknown query parameter"),
+        ("/collections/havenkwartier/items?bbox=1,2,3", 400, "four numbers"),
+        ("/collections/havenkwartier/items?bbox=6,53,5,54", 400, "greater than"),
+        ("/collections/havenkwartier/items?bbox=6,NaN,7,54", 400, "finite"),
+        ("/collections/havenkwartier/items?bbox=6,95,7,96", 400, "out of range"),
+        ("/collections/havenkwartier/items?crs=EPSG:3035", 400, "not supported"),
+        ("/collections/havenkwartier/items?limit=abc", 400, "whole number"),
+        ("/collections/bestaat-niet/items", 404, "does not exist"),
+        ("/collections/havenkwartier/items/bestaat-niet", 404, "no item"),
+        ("/collections/1;%20DROP%20TABLE%20features/items", 404, "does not exist"),
+    ],
+)
+def test_bad_requests_as_the_standard_says(client, qengine, url: str, status: int, message: str) -> None:
+    r = client.get(url)
+    assert r.status_code == status and message in r.json()["detail"]
+    with qengine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM features")).scalar_one() > 0  # every table still there
+
+
+def tile_of(lat: float, lon: float, z: int) -> tuple[int, int]:
+    import math
+
+    n = 2**z
+    lat_r = math.radians(lat)
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(lat_r)) / math.pi) / 2 * n)
+
+
+def test_vector_tile_and_caching(client) -> None:
+    x, y = tile_of(53.0, 6.569, 14)  # in the Havenkwartier
+    r = client.get(f"/collections/havenkwartier/tiles/WebMercatorQuad/14/{x}/{y}")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    assert len(r.content) > 20 and b"havenkwartier" in r.content  # the layer's name is in the tile
+    again = client.get(
+        f"/collections/havenkwartier/tiles/WebMercatorQuad/14/{x}/{y}", headers={"If-None-Match": r.headers["etag"]}
+    )
+    assert again.status_code == 304
+    empty = client.get("/collections/havenkwartier/tiles/WebMercatorQuad/14/0/0")
+    assert empty.status_code == 200 and empty.content == b""
+    assert client.get("/collections/havenkwartier/tiles/WebMercatorQuad/3/9/9").status_code == 404
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL command-line tools (gdal-bin) not installed")
+def test_gdal_reads_every_collection(live, qengine) -> None:
+    listing = subprocess.run(
+        ["ogrinfo", "-ro", "-so", f"OAPIF:{live}/"], capture_output=True, text=True, timeout=60
+    ).stdout
+    with qengine.connect() as c:
+        counts = dict(
+            c.execute(
+                text(
+                    "SELECT l.slug, count(*) FROM features f JOIN layers l ON l.current_version_id = f.version_id "
+                    "WHERE l.kind = 'vector' GROUP BY l.slug"
+                )
+            ).all()
+        )
+    for slug in counts:
+        assert f": {slug} (" in listing, slug
+    for slug in ("natura2000", "wijkwinkelcentra", "testgebied"):
+        out = subprocess.run(
+            ["ogrinfo", "-ro", "-so", f"OAPIF:{live}/collections/{slug}", slug],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        assert f"Feature Count: {counts[slug]}" in out, out
+    full = subprocess.run(
+        ["ogrinfo", "-ro", "-al", "-q", f"OAPIF:{live}/collections/natura2000"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert "Witterveld" in full and "Fochteloërveen" in full and "MULTIPOLYGON" in full
