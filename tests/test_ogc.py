@@ -168,3 +168,27 @@ def test_gdal_reads_every_collection(live, qengine) -> None:
         timeout=60,
     ).stdout
     assert "Witterveld" in full and "Fochteloërveen" in full and "MULTIPOLYGON" in full
+
+
+def test_owslib_reads_the_collections(live, qengine) -> None:
+    from owslib.ogcapi.features import Features
+
+    api = Features(f"{live}/")
+    ids = {c["id"] for c in api.collections()["collections"]}
+    assert {"havenkwartier", "natura2000", "trz"} <= ids
+    items = api.collection_items("natura2000", limit=10)
+    assert items["numberMatched"] == 3
+    names = {f["properties"]["name"] for f in items["features"]}
+    assert names == {"Witterveld", "Drentsche Aa-gebied", "Fochteloërveen"}
+    with qengine.connect() as c:
+        x, y = c.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT "
+                "ST_Transform(ST_PointN(ST_ExteriorRing(ST_GeometryN(f.geom, 1)), 1),"
+                " 4326) p FROM features f JOIN layers l ON l.current_version_id = f.version_id "
+                "WHERE l.slug = 'natura2000' AND f.name = 'Witterveld') s"
+            )
+        ).one()
+    witterveld = next(f for f in items["features"] if f["properties"]["name"] == "Witterveld")
+    first = witterveld["geometry"]["coordinates"][0][0][0]
+    assert first[0] == pytest.approx(x, abs=1e-7) and first[1] == pytest.approx(y, abs=1e-7)
