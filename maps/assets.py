@@ -1,16 +1,17 @@
 """The scripts and stylesheets of the maps, served by us (no CDN).
 
 They come from the npm registry at install time (``maps/assets/package.json`` and its lock file; the
-bootstrap runs ``npm ci``) and are served under ``/static/vendor``. Folium writes CDN addresses into its
-pages; :func:`localise` rewrites each known one to our copy and refuses a page that still loads anything
-from elsewhere. Folium's Glyphicons stylesheet and its awesome-rotate stylesheet are not on npm and our maps
-use neither, so they are left out.
+bootstrap runs ``npm ci``) and are served under ``/static/vendor``. Before a map is rendered,
+:func:`use_local_assets` replaces Folium's default asset lists by our copies, by asset name, so no CDN
+address is ever written; a page that would still load a script or stylesheet from elsewhere is refused.
+Folium's Glyphicons and awesome-rotate stylesheets are not on npm and our maps use neither: left out.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 NODE_MODULES = ASSETS_DIR / "node_modules"
@@ -25,20 +26,18 @@ VENDOR_DIRS: dict[str, str] = {
     "awesome-markers": "leaflet.awesome-markers/dist",
 }
 
-# CDN address (as Folium writes it) -> path under the vendor base; None: drop the tag.
-_JSD = "https://cdn.jsdelivr.net/npm/"
-_AWM = "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/"
-CDN_MAP: dict[str, str | None] = {
-    _JSD + "leaflet@1.9.3/dist/leaflet.js": "leaflet/leaflet.js",
-    _JSD + "leaflet@1.9.3/dist/leaflet.css": "leaflet/leaflet.css",
-    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/jquery.min.js",
-    _JSD + "bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": "bootstrap/js/bootstrap.bundle.min.js",
-    _JSD + "bootstrap@5.2.2/dist/css/bootstrap.min.css": "bootstrap/css/bootstrap.min.css",
-    _JSD + "@fortawesome/fontawesome-free@6.2.0/css/all.min.css": "fontawesome/css/all.min.css",
-    _AWM + "leaflet.awesome-markers.js": "awesome-markers/leaflet.awesome-markers.js",
-    _AWM + "leaflet.awesome-markers.css": "awesome-markers/leaflet.awesome-markers.css",
-    "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css": None,
-    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css": None,
+# Folium's asset names -> path under the vendor base; None: not loaded.
+LOCAL_ASSETS: dict[str, str | None] = {
+    "leaflet": "leaflet/leaflet.js",
+    "leaflet_css": "leaflet/leaflet.css",
+    "jquery": "jquery/jquery.min.js",
+    "bootstrap": "bootstrap/js/bootstrap.bundle.min.js",
+    "bootstrap_css": "bootstrap/css/bootstrap.min.css",
+    "awesome_markers_font_css": "fontawesome/css/all.min.css",
+    "awesome_markers": "awesome-markers/leaflet.awesome-markers.js",
+    "awesome_markers_css": "awesome-markers/leaflet.awesome-markers.css",
+    "glyphicons_css": None,
+    "awesome_rotate_css": None,
 }
 
 _TAG = re.compile(
@@ -54,17 +53,27 @@ def assets_installed() -> bool:
     return all((NODE_MODULES / d).is_dir() for d in VENDOR_DIRS.values())
 
 
-def localise(html: str, *, base: str = "/static/vendor") -> str:
-    """Point every known CDN script/stylesheet of a Folium page at our copy under ``base``."""
+def use_local_assets(m: Any, *, base: str = "/static/vendor") -> None:
+    """Point the map's scripts and stylesheets at our copies under ``base`` (by Folium's asset names)."""
+    for attr in ("default_js", "default_css"):
+        local = []
+        for name, _url in getattr(m, attr):
+            if name not in LOCAL_ASSETS:
+                raise AssetError(f"the map needs asset {name!r}; add it to maps/assets (npm) and LOCAL_ASSETS")
+            path = LOCAL_ASSETS[name]
+            if path is not None:
+                local.append((name, f"{base.rstrip('/')}/{path}"))
+        setattr(m, attr, local)
 
-    def swap(match: re.Match[str]) -> str:
-        tag, url = match.group(0), match.group(2)
-        if url not in CDN_MAP:
-            raise AssetError(f"the map would load {url}; add it to maps/assets (npm) and CDN_MAP")
-        local = CDN_MAP[url]
-        return "" if local is None else tag.replace(url, f"{base.rstrip('/')}/{local}")
 
-    return _TAG.sub(swap, html)
+def render_local(m: Any, *, base: str = "/static/vendor") -> str:
+    """The map as one HTML page whose scripts and stylesheets come from ``base``; never from elsewhere."""
+    use_local_assets(m, base=base)
+    html: str = m.get_root().render()
+    outside = external_urls(html)
+    if outside:
+        raise AssetError(f"the map would load {outside[0]}; add it to maps/assets (npm)")
+    return html
 
 
 def external_urls(html: str) -> list[str]:
@@ -72,20 +81,23 @@ def external_urls(html: str) -> list[str]:
     return [m.group(2) for m in _TAG.finditer(html)]
 
 
-def inline(html: str) -> str:
-    """A Folium page with every known CDN script/stylesheet inlined from our npm copies: one self-contained
-    file, for notebooks (no server there to serve /static)."""
+_INLINE_BASE = "gebiedscheck-vendor:"
+_LOCAL_TAG = re.compile(
+    r"""<(script|link)\b[^>]*?(?:src|href)\s*=\s*["']""" + _INLINE_BASE + r"""/([^"']+)["'][^>]*>(?:\s*</script>)?""",
+    re.I,
+)
+
+
+def inline(m: Any) -> str:
+    """The map as one self-contained page, scripts and stylesheets inlined from our npm copies: for
+    notebooks, where no server serves /static."""
+    html = render_local(m, base=_INLINE_BASE)
 
     def swap(match: re.Match[str]) -> str:
-        kind, url = match.group(1).lower(), match.group(2)
-        if url not in CDN_MAP:
-            raise AssetError(f"the map would load {url}; add it to maps/assets (npm) and CDN_MAP")
-        local = CDN_MAP[url]
-        if local is None:
-            return ""
+        kind, local = match.group(1).lower(), match.group(2)
         name, _, rest = local.partition("/")
         body = (NODE_MODULES / VENDOR_DIRS[name] / rest).read_text(encoding="utf-8")
         body = body.replace("</script", "<\\/script")
         return f"<script>{body}</script>" if kind == "script" else f"<style>{body}</style>"
 
-    return _TAG.sub(swap, html)
+    return _LOCAL_TAG.sub(swap, html)

@@ -14,7 +14,7 @@ def show(m: folium.Map, *, height: int = 480) -> Any:
     """An IPython HTML object holding the map in an iframe (scripts and styles inlined from maps/assets)."""
     from IPython.display import HTML
 
-    page = inline(m.get_root().render())
+    page = inline(m)
     return HTML(
         f'<iframe srcdoc="{escape(page, quote=True)}" style="width:100%;height:{height}px;border:0" '
         'title="Kaart"></iframe>'

@@ -11,7 +11,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 from sqlalchemy.orm import Session
 
-from maps.assets import localise
+from maps.assets import render_local
 from maps.data import DisplayLayer, display_layers
 from maps.heat_png import legend_stops
 from service.settings import Settings, get_settings
@@ -149,7 +149,7 @@ def overview_map(
 
 def render(m: folium.Map, *, base: str = "/static/vendor") -> str:
     """The map as one HTML page whose scripts and stylesheets come from ``base`` (our copy, no CDN)."""
-    return localise(m.get_root().render(), base=base)
+    return render_local(m, base=base)
 
 
 def viewer_boot(m: folium.Map, groups: dict[str, str], *, api: str = "", static: str = "/static") -> None:
