@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ def colourise(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return rgba
 
 
+@lru_cache(maxsize=4)  # raster files are content-addressed (sha256 in the name): a path never changes
 def heat_png(raster_path: str, *, max_pixels: int = 1_000_000) -> tuple[bytes, list[list[float]]]:
     """PNG bytes and Leaflet bounds [[south, west], [north, east]] of the raster reprojected to EPSG:3857."""
     with rasterio.Env(), rasterio.open(raster_path) as src:

@@ -11,7 +11,6 @@ import typer
 
 from service.cli_common import err, fail, out, resolved_settings, table
 from service.errors import GebiedscheckError
-from service.settings import Settings
 
 app = typer.Typer(
     help="Gebiedscheck Assen: gebieden van de Omgevingsvisie, Natura 2000 en hitte-eiland.",
@@ -22,14 +21,6 @@ db_app = typer.Typer(help="Database beheren.", no_args_is_help=True)
 layers_app = typer.Typer(help="Kaartlagen laden en tonen.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(layers_app, name="layers")
-
-
-def _settings() -> Settings:
-    return resolved_settings()
-
-
-def _fail(exc: GebiedscheckError) -> None:
-    fail(exc)
 
 
 @app.callback()
@@ -45,11 +36,10 @@ def db_init() -> None:
     from service.database import init_database
 
     try:
-        settings = _settings()
+        settings = resolved_settings()
         info = init_database(settings.effective_database_url)
     except GebiedscheckError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     state = "aangemaakt" if info["created"] else "bestond al"
     out.print(f"Database [bold]{info['database']}[/] {state}; PostGIS {info['postgis']}; migraties bijgewerkt.")
 
@@ -64,7 +54,7 @@ def layers_load_defaults() -> None:
     from service.manifest import read_manifest
 
     try:
-        settings = _settings()
+        settings = resolved_settings()
         engine = make_engine(settings)
         total = len(read_manifest(settings.layers_dir).layers)
         with Progress(console=err, transient=True) as progress:
@@ -74,8 +64,7 @@ def layers_load_defaults() -> None:
         engine.dispose()
     except GebiedscheckError as exc:
         err.print("De database is niet gewijzigd.")
-        _fail(exc)
-        return
+        fail(exc)
     table(
         "Standaardlagen geladen",
         ("laag", "soort", "versie", "objecten", "resultaat", "bestand"),
@@ -102,14 +91,13 @@ def layers_list(
     from service.database import make_engine, make_sessionmaker
 
     try:
-        settings = _settings()
+        settings = resolved_settings()
         engine = make_engine(settings)
         with make_sessionmaker(engine)() as session:
             layers = list_layers(session)
         engine.dispose()
     except GebiedscheckError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     if as_json:
         sys.stdout.write(
             json.dumps([layer.model_dump(mode="json") for layer in layers], indent=2, ensure_ascii=False) + "\n"
@@ -133,10 +121,9 @@ def serve(
     from service.api.app import create_app
 
     try:
-        settings = _settings()
+        settings = resolved_settings()
     except GebiedscheckError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     h, p = host or settings.host, port or settings.port
     err.print(f"Gebiedscheck Assen draait op http://{h}:{p} (API-documentatie: http://{h}:{p}/docs)")
     uvicorn.run(create_app(settings), host=h, port=p, log_level=settings.log_level)

@@ -6,7 +6,6 @@ import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +13,7 @@ import shapely
 
 from service.errors import InvalidInput
 from service.geo import RD, WGS84, ParsedGeometry, _to_wgs84, location, parse_crs
+from service.loading import _plain
 
 LAT_NAMES = ("lat", "latitude", "breedte", "breedtegraad")
 LON_NAMES = ("lon", "lng", "long", "longitude", "lengte", "lengtegraad")
@@ -60,14 +60,6 @@ def read_initiatives(
         props = {k: _plain(getattr(row, k)) for k in gdf.columns if k != "geometry"}
         out.append(ParsedGeometry(geom=geom, crs_in=RD, properties=props, vertex_count=n))
     return out
-
-
-def _plain(v: Any) -> Any:
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
 
 
 def _read_csv(path: Path, *, crs: str | None) -> list[ParsedGeometry]:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from service.api.app import create_app
 from service.features import CRS84, EPSG
+from tests.conftest import live_server
 
 
 @pytest.fixture(scope="module")
@@ -26,19 +23,8 @@ def client(qsettings) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def live(qsettings) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(qsettings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with live_server(create_app(qsettings)) as url:
+        yield url
 
 
 def test_landing_conformance_collections(client) -> None:

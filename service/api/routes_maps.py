@@ -33,7 +33,7 @@ def kaart(request: Request, session: SessionDep, settings: SettingsDep) -> Any:
     cache: dict[Any, Any] = request.app.state.__dict__.setdefault("map_cache", {})
     key = ("kaart", state_key(session))
     if key not in cache:
-        _, bounds, version = _heat(request, session, settings)
+        _, bounds, version = heat_overlay(session, settings=settings)
         cache.clear()
         cache[key] = viewer_html(
             session, settings=settings, heat_url=f"/kaart/hitte-eiland.png?v={version}", heat_bounds=bounds
@@ -48,16 +48,5 @@ def kaart(request: Request, session: SessionDep, settings: SettingsDep) -> Any:
     responses={200: {"content": {"image/png": {}}}},
 )
 def heat_image(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    png, _, version = _heat(request, session, settings)
+    png, _, _version = heat_overlay(session, settings=settings)
     return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
-
-
-def _heat(request: Request, session: Any, settings: Any) -> tuple[bytes, list[list[float]], int]:
-    cache: dict[Any, Any] = request.app.state.__dict__.setdefault("heat_png_cache", {})
-    from service.heat import current_raster
-
-    row, _ = current_raster(session, settings=settings)
-    if row.id not in cache:
-        cache.clear()
-        cache[row.id] = heat_overlay(session, settings=settings)
-    return cache[row.id]
