@@ -496,8 +496,9 @@ def resolve_raster(stored: str | None, settings: Settings | None = None) -> Path
     path = Path(stored)
     if path.exists():
         return path
-    moved = (settings or get_settings()).raster_store / path.name
-    return moved if moved.exists() else path
+    # Missing where it was stored (another data dir, a deleted checkout): the current raster store is where
+    # it is looked for, and where a reload restores it.
+    return (settings or get_settings()).raster_store / path.name
 
 
 def _restore_raster_copy(
