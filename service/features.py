@@ -26,6 +26,8 @@ SUPPORTED_CRS: dict[str, tuple[int, bool]] = {
     EPSG.format(3857): (3857, False),
 }
 MAX_LIMIT = 1000
+WEB_MERCATOR_QUAD = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+MAX_ZOOM = 22
 DEFAULT_LIMIT = 10
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -33,6 +35,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
 
 
@@ -65,14 +71,20 @@ def parse_bbox(value: str | None, bbox_crs: str | None) -> tuple[float, float, f
     return x0, y0, x1, y1, srid
 
 
-def _layer(session: Session, slug: str) -> Any:
+def _layer(session: Session, slug: str, *, extent: bool = False) -> Any:
+    """The collection's layer and current version (``as_of`` aware); its CRS84 extent only when asked (a scan)."""
+    ext = (
+        "LEFT JOIN LATERAL (SELECT ST_Transform(ST_SetSRID(ST_Extent(f.geom), 28992), 4326) e FROM features f "
+        "WHERE f.version_id = v.id) x ON true"
+        if extent
+        else "LEFT JOIN LATERAL (SELECT NULL::geometry e) x ON true"
+    )
     row = session.execute(
         text(
             "SELECT l.slug, l.title, l.description, l.kind, v.id AS version_id, v.number, "
             "ST_XMin(e) xmin, ST_YMin(e) ymin, ST_XMax(e) xmax, ST_YMax(e) ymax FROM layers l "
-            "JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id) "
-            "LEFT JOIN LATERAL (SELECT ST_Transform(ST_SetSRID(ST_Extent(f.geom), 28992), 4326) e FROM features f "
-            "WHERE f.version_id = v.id) x ON true WHERE l.slug = :s AND l.kind = 'vector'"
+            f"JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id) {ext} "
+            "WHERE l.slug = :s AND l.kind = 'vector'"
         ),
         {"s": slug},
     ).first()
@@ -82,8 +94,7 @@ def _layer(session: Session, slug: str) -> Any:
 
 
 def collection(session: Session, slug: str, base: str) -> dict[str, Any]:
-    r = _layer(session, slug)
-    return _collection_doc(r, base)
+    return _collection_doc(_layer(session, slug, extent=True), base)
 
 
 def _collection_doc(r: Any, base: str) -> dict[str, Any]:
@@ -105,6 +116,11 @@ def _collection_doc(r: Any, base: str) -> dict[str, Any]:
                 "type": "application/schema+json",
                 "href": f"{base}/collections/{r.slug}/queryables",
             },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                "type": "application/json",
+                "href": f"{base}/collections/{r.slug}/tiles",
+            },
         ],
     }
 
@@ -120,7 +136,7 @@ def collections(session: Session, base: str) -> dict[str, Any]:
     return {
         "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections"}],
         "crs": list(SUPPORTED_CRS),
-        "collections": [_collection_doc(_layer(session, s), base) for s in slugs],
+        "collections": [_collection_doc(_layer(session, s, extent=True), base) for s in slugs],
     }
 
 
@@ -249,7 +265,7 @@ def item(session: Session, slug: str, fid: str, *, base: str, crs: str | None = 
 def tile(session: Session, slug: str, z: int, x: int, y: int) -> tuple[bytes, int]:
     """A Mapbox Vector Tile (WebMercatorQuad) of the layer's current version, and that version's id."""
     r = _layer(session, slug)
-    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
+    if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
         raise NotFound(f"tile {z}/{x}/{y} does not exist in WebMercatorQuad")
     mvt = session.execute(
         text(
@@ -261,3 +277,68 @@ def tile(session: Session, slug: str, z: int, x: int, y: int) -> tuple[bytes, in
         {"z": z, "x": x, "y": y, "v": r.version_id, "layer": slug},
     ).scalar()
     return bytes(mvt or b""), int(r.version_id)
+
+
+def tileset(session: Session, slug: str, base: str) -> dict[str, Any]:
+    """OGC API – Tiles tile set metadata of the collection's vector tiles (WebMercatorQuad, ``{z}/{x}/{y}``)."""
+    r = _layer(session, slug, extent=True)
+    bbox = [r.xmin, r.ymin, r.xmax, r.ymax] if r.xmin is not None else [-180, -85.05, 180, 85.05]
+    href = f"{base}/collections/{slug}/tiles/WebMercatorQuad"
+    return {
+        "title": f"{r.title} (vectortegels)",
+        "dataType": "vector",
+        "crs": EPSG.format(3857),
+        "tileMatrixSetURI": WEB_MERCATOR_QUAD,
+        "boundingBox": {"lowerLeft": bbox[:2], "upperRight": bbox[2:], "crs": CRS84},
+        "layers": [
+            {
+                "id": slug,
+                "title": r.title,
+                "dataType": "vector",
+                "geometryDimension": 2,
+                "minTileMatrix": "0",
+                "maxTileMatrix": str(MAX_ZOOM),
+                "propertiesSchema": {
+                    "type": "object",
+                    "properties": {"fid": {"type": "string"}, "name": {"type": "string"}},
+                },
+            }
+        ],
+        "version": r.number,
+        "links": [
+            {"rel": "self", "type": "application/json", "href": href},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "href": WEB_MERCATOR_QUAD},
+            {"rel": "collection", "type": "application/json", "href": f"{base}/collections/{slug}"},
+            {
+                "rel": "item",
+                "type": "application/vnd.mapbox-vector-tile",
+                "href": f"{href}/{{z}}/{{x}}/{{y}}",
+                "templated": True,
+                "title": "Vectortegel (z/x/y: zoom, kolom, rij)",
+            },
+            {"rel": "describedby", "type": "application/json", "href": f"{href}/tilejson.json", "title": "TileJSON"},
+        ],
+    }
+
+
+def tilesets(session: Session, slug: str, base: str) -> dict[str, Any]:
+    t = tileset(session, slug, base)
+    return {
+        "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections/{slug}/tiles"}],
+        "tilesets": [{k: t[k] for k in ("title", "dataType", "crs", "tileMatrixSetURI")} | {"links": t["links"][:2]}],
+    }
+
+
+def tilejson(session: Session, slug: str, base: str) -> dict[str, Any]:
+    """TileJSON 3.0.0, for MapLibre, QGIS and other clients that read it."""
+    t = tileset(session, slug, base)
+    return {
+        "tilejson": "3.0.0",
+        "name": t["layers"][0]["title"],
+        "tiles": [f"{base}/collections/{slug}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "bounds": t["boundingBox"]["lowerLeft"] + t["boundingBox"]["upperRight"],
+        "vector_layers": [{"id": slug, "fields": {"fid": "String", "name": "String"}}],
+        "attribution": "Gebiedscheck Assen",
+    }

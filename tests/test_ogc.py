@@ -128,6 +128,49 @@ def test_vector_tile_and_caching(client) -> None:
     assert client.get("/collections/havenkwartier/tiles/WebMercatorQuad/3/9/9").status_code == 404
 
 
+def test_tile_set_metadata_and_tilejson(client) -> None:
+    sets = client.get("/collections/havenkwartier/tiles").json()["tilesets"]
+    assert [t["tileMatrixSetURI"] for t in sets] == ["http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"]
+    meta = client.get("/collections/havenkwartier/tiles/WebMercatorQuad").json()
+    assert meta["dataType"] == "vector" and meta["layers"][0]["id"] == "havenkwartier"
+    template = next(link["href"] for link in meta["links"] if link["rel"] == "item")
+    x, y = tile_of(53.0, 6.569, 14)
+    path = template.replace("http://testserver", "").format(z=14, x=x, y=y)
+    assert client.get(path).content  # the template leads to a tile with data
+    lon0, lat0 = meta["boundingBox"]["lowerLeft"]
+    assert 6.55 < lon0 < 6.57 and 52.99 < lat0 < 53.0
+    tj = client.get("/collections/havenkwartier/tiles/WebMercatorQuad/tilejson.json").json()
+    assert tj["tilejson"] == "3.0.0" and tj["vector_layers"][0]["id"] == "havenkwartier" and tj["maxzoom"] == 22
+    assert client.get("/collections/nope/tiles").status_code == 404
+    coll = client.get("/collections/havenkwartier").json()
+    assert any(link["href"].endswith("/collections/havenkwartier/tiles") for link in coll["links"])
+
+
+def test_html_views_have_a_small_map_and_escape_names(client) -> None:
+    import json
+    import re
+
+    coll = client.get("/collections/havenkwartier?f=html").text
+    assert "id='ogc-kaart'" in coll and "/static/vendor/leaflet/leaflet.js" in coll
+    assert "/static/gebiedscheck/ogc.js" in coll
+    data = json.loads(re.search(r'<script id="ogc-data" type="application/json">(.*?)</script>', coll).group(1))
+    assert data["bbox"][0] < data["bbox"][2] and data["tiles"]["url"].startswith("https://")
+    page = client.get("/collections/testgebied/items?f=html&limit=50").text
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    raw = re.search(r'<script id="ogc-data" type="application/json">(.*?)</script>', page, re.S).group(1)
+    assert "<" not in raw  # nothing in the data can close the script element
+    fc = json.loads(raw)["geojson"]
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == page.count("/items/") >= 2
+    item = client.get("/collections/havenkwartier/items?limit=1").json()["features"][0]
+    one = client.get(f"/collections/havenkwartier/items/{item['id']}?f=html").text
+    assert "<h1>Havenkwartier</h1>" in one and "id='ogc-kaart'" in one
+    rd = client.get(f"/collections/havenkwartier/items?f=html&crs={EPSG.format(28992)}").text
+    assert "ogc-kaart" not in rd and "Kaart niet getoond" in rd
+    paged = client.get("/collections/wijkwinkelcentra/items?f=html&limit=2").text
+    assert "rel='next'" in paged and "f=html" in re.search(r"rel='next' href='([^']*)'", paged).group(1)
+    assert client.get("/static/gebiedscheck/ogc.js").status_code == 200
+
+
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL command-line tools (gdal-bin) not installed")
 def test_gdal_reads_every_collection(live, qengine) -> None:
     listing = subprocess.run(

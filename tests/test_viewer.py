@@ -50,7 +50,9 @@ def browser():
 class Page:
     """A viewer page that records failed requests, script errors and dialogs; tiles never leave the box."""
 
-    def __init__(self, browser, url: str, viewport=(1100, 800)) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, browser, url: str, viewport=(1100, 800), ready: str = "window.gebiedscheck && window.gebiedscheck.ready"
+    ) -> None:
         self.failed: list[str] = []
         self.errors: list[str] = []
         self.dialogs: list[str] = []
@@ -63,7 +65,7 @@ class Page:
             lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1") else route.abort(),
         )
         self.page.goto(url)
-        self.page.wait_for_function("window.gebiedscheck && window.gebiedscheck.ready === true", timeout=20000)
+        self.page.wait_for_function(f"({ready}) === true", timeout=20000)
 
     def click_at(self, lat: float, lon: float) -> str:
         self.page.evaluate(
@@ -142,6 +144,28 @@ def test_markup_in_names_stays_text(server: str, browser) -> None:
     assert p.page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
     assert p.dialogs == [] and p.errors == []
     p.page.close()
+
+
+OGC_READY = "window.gebiedscheckOgc && window.gebiedscheckOgc.ready"
+
+
+def test_ogc_items_page_draws_its_features(server: str, browser) -> None:
+    import httpx
+
+    n = httpx.get(f"{server}/collections/testgebied/items?limit=50").json()["numberReturned"]
+    p = Page(browser, f"{server}/collections/testgebied/items?f=html&limit=50", ready=OGC_READY)
+    assert p.page.evaluate("document.querySelectorAll('#ogc-kaart .leaflet-overlay-pane path').length") == n >= 2
+    assert p.page.evaluate("document.querySelectorAll('.ogc-tabel tbody tr').length") == n
+    assert "<img src=x onerror=alert(1)>" in p.page.inner_text(".ogc-tabel")
+    assert p.page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    assert p.not_tiles() == [] and p.errors == [] and p.dialogs == []
+    p.page.screenshot(path=str(ARTIFACTS / "ogc-items.png"))
+    p.page.close()
+    one = Page(browser, f"{server}/collections/havenkwartier?f=html", ready=OGC_READY)
+    zoom = one.page.evaluate("window.gebiedscheckOgc.map.getZoom()")
+    assert zoom >= 13  # the extent, drawn as one dashed rectangle:
+    assert one.page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path').length") == 1
+    one.page.close()
 
 
 def test_viewer_on_a_phone(server: str, browser) -> None:

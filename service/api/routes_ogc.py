@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from html import escape
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from maps import ogc_html
 from service import features
-from service.api.deps import SessionDep
+from service.api.deps import SessionDep, SettingsDep
 from service.errors import BadRequest
 from service.timetravel import set_as_of
 
@@ -39,45 +39,6 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept and "json" not in accept
 
 
-def _html(title: str, doc: dict[str, Any]) -> HTMLResponse:
-    rows = "".join(
-        f"<li><a href='{escape(link['href'])}'>{escape(link.get('title') or link['rel'])}</a></li>"
-        for link in doc.get("links", [])
-    )
-    body = f"<h1>{escape(title)}</h1><ul>{rows}</ul>"
-    if "collections" in doc:
-        body += (
-            "<h2>Collecties</h2><ul>"
-            + "".join(
-                f"<li><a href='{escape(c['links'][0]['href'])}?f=html'>{escape(c['title'])}</a> "
-                f"({escape(c['id'])})</li>"
-                for c in doc["collections"]
-            )
-            + "</ul>"
-        )
-    if doc.get("type") == "FeatureCollection":
-        body += (
-            f"<p>{doc['numberReturned']} van {doc['numberMatched']} objecten.</p><table><tr><th>id</th>"
-            "<th>naam</th></tr>"
-            + "".join(
-                f"<tr><td>{escape(str(ft['id']))}</td><td>{escape(str(ft['properties'].get('name')))}</td></tr>"
-                for ft in doc["features"]
-            )
-            + "</table>"
-        )
-    if doc.get("type") == "Feature":
-        body += (
-            "<dl>"
-            + "".join(f"<dt>{escape(str(k))}</dt><dd>{escape(str(v))}</dd>" for k, v in doc["properties"].items())
-            + "</dl>"
-        )
-    return HTMLResponse(
-        f"<!doctype html><html lang='nl'><head><meta charset='utf-8'><title>{escape(title)} — "
-        f"Gebiedscheck Assen</title></head><body><main>{body}<p><small>Geometrieën zijn indicatief "
-        "tenzij anders vermeld.</small></p></main></body></html>"
-    )
-
-
 def _json(doc: dict[str, Any], media: str = "application/json", crs: str | None = None) -> Response:
     headers = {"Content-Crs": f"<{crs}>"} if crs else {}
     return Response(json.dumps(doc, ensure_ascii=False), media_type=media, headers=headers)
@@ -103,28 +64,30 @@ def landing(request: Request) -> Any:
             {"rel": "data", "type": "application/json", "href": f"{base}/collections", "title": "Collecties"},
         ],
     }
-    return _html("Gebiedscheck Assen", doc) if _wants_html(request) else _json(doc)
+    return HTMLResponse(ogc_html.landing_html(doc)) if _wants_html(request) else _json(doc)
 
 
 @router.get("/conformance", summary="Conformance classes")
 def conformance(request: Request) -> Any:
     _check_params(request, COMMON)
     doc = {"conformsTo": features.CONFORMANCE}
-    return _html("Conformiteit", {"links": []}) if _wants_html(request) else _json(doc)
+    return HTMLResponse(ogc_html.conformance_html(doc)) if _wants_html(request) else _json(doc)
 
 
 @router.get("/collections", summary="The vector layers as collections")
 def collections(request: Request, session: SessionDep) -> Any:
     _check_params(request, COMMON)
     doc = features.collections(session, _base(request))
-    return _html("Collecties", doc) if _wants_html(request) else _json(doc)
+    return HTMLResponse(ogc_html.collections_html(doc)) if _wants_html(request) else _json(doc)
 
 
 @router.get("/collections/{slug}", summary="One collection")
-def collection(request: Request, session: SessionDep, slug: str) -> Any:
+def collection(request: Request, session: SessionDep, settings: SettingsDep, slug: str) -> Any:
     _check_params(request, COMMON)
     doc = features.collection(session, slug, _base(request))
-    return _html(doc["title"], doc) if _wants_html(request) else _json(doc)
+    if _wants_html(request):
+        return HTMLResponse(ogc_html.collection_html(doc, settings=settings))
+    return _json(doc)
 
 
 @router.get("/collections/{slug}/queryables", summary="Queryable properties")
@@ -141,7 +104,7 @@ def queryables(request: Request, session: SessionDep, slug: str) -> Any:
 
 
 @router.get("/collections/{slug}/items", summary="Features, with bbox, limit/offset paging, crs, as_of")
-def items(request: Request, session: SessionDep, slug: str) -> Any:
+def items(request: Request, session: SessionDep, settings: SettingsDep, slug: str) -> Any:
     q = request.query_params
     _check_params(request, ITEMS_PARAMS)
     set_as_of(session, _date(q.get("as_of") or q.get("datetime")))
@@ -157,16 +120,38 @@ def items(request: Request, session: SessionDep, slug: str) -> Any:
         name=q.get("name"),
         query=str(request.url.query),
     )
-    return _html(slug, doc) if _wants_html(request) else _json(doc, "application/geo+json", crs)
+    if _wants_html(request):
+        return HTMLResponse(ogc_html.items_html(doc, slug=slug, crs=crs, settings=settings))
+    return _json(doc, "application/geo+json", crs)
 
 
 @router.get("/collections/{slug}/items/{fid}", summary="One feature")
-def item(request: Request, session: SessionDep, slug: str, fid: str) -> Any:
+def item(request: Request, session: SessionDep, settings: SettingsDep, slug: str, fid: str) -> Any:
     q = request.query_params
     _check_params(request, COMMON | {"crs", "as_of", "datetime"})
     set_as_of(session, _date(q.get("as_of") or q.get("datetime")))
     doc, crs = features.item(session, slug, fid, base=_base(request), crs=q.get("crs"))
-    return _html(fid, doc) if _wants_html(request) else _json(doc, "application/geo+json", crs)
+    if _wants_html(request):
+        return HTMLResponse(ogc_html.item_html(doc, crs=crs, settings=settings))
+    return _json(doc, "application/geo+json", crs)
+
+
+@router.get("/collections/{slug}/tiles", summary="The collection's vector tile sets")
+def tilesets(request: Request, session: SessionDep, slug: str) -> Any:
+    _check_params(request, COMMON)
+    return _json(features.tilesets(session, slug, _base(request)))
+
+
+@router.get("/collections/{slug}/tiles/WebMercatorQuad", summary="Tile set metadata (WebMercatorQuad)")
+def tileset(request: Request, session: SessionDep, slug: str) -> Any:
+    _check_params(request, COMMON)
+    return _json(features.tileset(session, slug, _base(request)))
+
+
+@router.get("/collections/{slug}/tiles/WebMercatorQuad/tilejson.json", summary="TileJSON 3.0.0")
+def tilejson(request: Request, session: SessionDep, slug: str) -> Any:
+    _check_params(request, set())
+    return _json(features.tilejson(session, slug, _base(request)))
 
 
 @router.get(
