@@ -53,6 +53,22 @@ class DatabaseUnavailable(GebiedscheckError):
     """The database does not answer, or lacks PostGIS / the schema."""
 
 
+class QueryTimeout(GebiedscheckError):
+    """A query ran past the statement timeout; it was cancelled and its connection went back to the pool."""
+
+
+class ServiceBusy(DatabaseUnavailable):
+    """Every pooled connection is in use for longer than the pool's wait."""
+
+
+class TooManyRequests(GebiedscheckError):
+    """A client asked a heavy endpoint more often than its rate limit allows."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class ConfigurationError(GebiedscheckError):
     """The service cannot start as configured (no PostgreSQL/PostGIS to be found, ...)."""
 
@@ -67,6 +83,9 @@ STATUS_CODES: dict[type[GebiedscheckError], int] = {
     ManifestError: 422,
     LayerLoadError: 422,
     DatabaseUnavailable: 503,
+    ServiceBusy: 503,
+    QueryTimeout: 504,
+    TooManyRequests: 429,
     ConfigurationError: 503,
     GebiedscheckError: 500,
 }
@@ -78,3 +97,24 @@ def status_for(exc: GebiedscheckError) -> int:
         if cls in STATUS_CODES:
             return STATUS_CODES[cls]
     return 500
+
+
+def from_database_error(exc: BaseException, *, timeout_ms: int | None = None) -> GebiedscheckError | None:
+    """The domain error for a database driver error, or None when it is not one we can name for users.
+
+    A cancelled statement (``statement_timeout``) is a 504; a lost or refused connection, and a pool that has
+    no free connection in time, a 503. The driver's message goes to the log only (it may hold SQL or hosts).
+    """
+    from psycopg import OperationalError as PgOperational
+    from psycopg.errors import QueryCanceled
+    from sqlalchemy.exc import OperationalError, TimeoutError
+
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, QueryCanceled):
+        limit = f" of {timeout_ms / 1000:g} s" if timeout_ms else ""
+        return QueryTimeout(f"the question took longer than the time limit{limit} and was stopped", cause=exc)
+    if isinstance(exc, TimeoutError):
+        return ServiceBusy("the service is busy: no database connection came free in time; try again", cause=exc)
+    if isinstance(exc, OperationalError) or isinstance(orig, PgOperational):
+        return DatabaseUnavailable("the database is unavailable; try again later", cause=exc)
+    return None

@@ -12,11 +12,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from psycopg.errors import InsufficientPrivilege
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from service import __version__
 from service.api import routes_admin, routes_health, routes_layers, routes_maps, routes_ogc, routes_questions
 from service.database import make_engine, make_sessionmaker
-from service.errors import GebiedscheckError, status_for
+from service.errors import DatabaseUnavailable, GebiedscheckError, TooManyRequests, from_database_error, status_for
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -69,12 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             exc.detail,
             exc.cause,
         )
-        return JSONResponse(status_code=status, content={"detail": exc.detail})
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        return JSONResponse(status_code=status, content={"detail": exc.detail}, headers=headers)
 
     @app.exception_handler(OperationalError)
-    async def db_down(request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("%s %s: database unavailable: %s", request.method, request.url.path, exc)
-        return JSONResponse(status_code=503, content={"detail": "the database is unavailable; try again later"})
+    @app.exception_handler(SATimeoutError)
+    async def db_down(request: Request, exc: Exception) -> JSONResponse:
+        named = from_database_error(exc, timeout_ms=settings.statement_timeout_ms)
+        return await domain_error(request, named or DatabaseUnavailable("the database is unavailable", cause=exc))
 
     @app.exception_handler(ProgrammingError)
     async def db_refused(request: Request, exc: ProgrammingError) -> JSONResponse:
