@@ -179,7 +179,7 @@ async def _hammer(client: httpx.AsyncClient, urls: list[str], concurrency: int) 
 
 def bench_server(db_url: str, data_dir: Path) -> None:
     port = 8765
-    env = {**os.environ, "DATABASE_URL": db_url, "GEBIEDSCHECK_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "DATABASE_URL": db_url, "GEBIEDSCHECK_DATA_DIR": str(data_dir), "GEBIEDSCHECK_RATE_LIMIT_PER_MINUTE": "0"}
     server = subprocess.Popen(
         [
             sys.executable,
@@ -313,7 +313,7 @@ def main() -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="gebiedscheck-bench-"))
     init_database(url)
     try:
-        settings = Settings(_env_file=None, database_url=url, data_dir=data_dir)
+        settings = Settings(_env_file=None, database_url=url, data_dir=data_dir, rate_limit_per_minute=0)
         engine = make_engine(settings)
         with tempfile.TemporaryDirectory() as tmp:
             big = Path(tmp) / "bench-natura2000.gpkg"

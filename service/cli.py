@@ -114,8 +114,14 @@ def layers_list(
 def serve(
     host: Annotated[str | None, typer.Option(help="Adres om op te luisteren.")] = None,
     port: Annotated[int | None, typer.Option(help="Poort.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Aantal werkprocessen (standaard GEBIEDSCHECK_WORKERS, 1); de dienst is toestandloos."),
+    ] = None,
 ) -> None:
     """Start de API (standaard op http://127.0.0.1:8000; documentatie op /docs)."""
+    import os
+
     import uvicorn
 
     from service.api.app import create_app
@@ -124,9 +130,16 @@ def serve(
         settings = resolved_settings()
     except GebiedscheckError as exc:
         fail(exc)
-    h, p = host or settings.host, port or settings.port
+    h, p, w = host or settings.host, port or settings.port, workers or settings.workers
     err.print(f"Gebiedscheck Assen draait op http://{h}:{p} (API-documentatie: http://{h}:{p}/docs)")
-    uvicorn.run(create_app(settings), host=h, port=p, log_level=settings.log_level)
+    if w > 1:
+        # Each worker builds its own app from the environment: hand it the database resolved here.
+        os.environ["DATABASE_URL"] = settings.effective_database_url
+        uvicorn.run(
+            "service.api.app:create_app", factory=True, host=h, port=p, workers=w, log_level=settings.log_level
+        )
+    else:
+        uvicorn.run(create_app(settings), host=h, port=p, log_level=settings.log_level)
 
 
 from service import cli_questions  # noqa: E402  (registers the question commands)

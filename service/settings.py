@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     pg_bin_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(default=1, description="Worker processes of `gebiedscheck serve` (the service is stateless)")
     pool_size: int = 5
     pool_pre_ping: bool = Field(default=False, description="Ping each pooled connection before use")
     statement_timeout_ms: int = 30_000
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
     max_vertices: int = Field(default=250_000, description="Largest geometry accepted in a request (vertices)")
     max_body_bytes: int = Field(default=20_000_000, description="Largest request body accepted (bytes)")
     batch_limit: int = Field(default=1_000, description="Most features in one POST /check/batch")
+    rate_limit_per_minute: int = Field(
+        default=60, description="Requests a minute per client to heat overlap, check and batch (0: no limit)"
+    )
     # Maps
     basemap: str = Field(default="pdok", description="'pdok' (BRT-Achtergrondkaart grijs + standaard) or 'osm'")
     tile_url: str | None = Field(default=None, description="Own XYZ tile URL (replaces the basemap choice)")

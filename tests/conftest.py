@@ -24,6 +24,9 @@ from service.loading import LoadResult, load_defaults
 from service.settings import PROJECT_ROOT, Settings
 
 DATA = Path(__file__).parent / "data"
+# The suite asks the heavy endpoints far more than 60 times a minute: counted, never limited
+# (tests/test_ratelimit.py sets its own limits).
+RATE_LIMIT = 1_000_000
 
 
 def throwaway_url(server_url: str, prefix: str = "gebiedscheck_test") -> str:
@@ -53,6 +56,7 @@ def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
         layers_dir=PROJECT_ROOT / "layers",
         data_dir=tmp_path_factory.mktemp("data"),
         loaded_by="pytest",
+        rate_limit_per_minute=RATE_LIMIT,
     )
 
 
@@ -90,6 +94,7 @@ def qsettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         layers_dir=PROJECT_ROOT / "layers",
         data_dir=tmp_path_factory.mktemp("qdata"),
         loaded_by="pytest",
+        rate_limit_per_minute=RATE_LIMIT,
     )
     engine = make_engine(settings)
     spec = ManifestLayer(
@@ -143,6 +148,7 @@ def cli_env(qsettings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 
     monkeypatch.setenv("DATABASE_URL", str(qsettings.database_url))
     monkeypatch.setenv("GEBIEDSCHECK_DATA_DIR", str(qsettings.data_dir))
+    monkeypatch.setenv("GEBIEDSCHECK_RATE_LIMIT_PER_MINUTE", str(RATE_LIMIT))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -153,6 +159,7 @@ def defaults_database(server_url: str, data_dir: Path, prefix: str, **overrides:
     """A throwaway database with the default layers loaded, for a module of its own; dropped afterwards."""
     url = throwaway_url(server_url, prefix=prefix)
     init_database(url)
+    overrides.setdefault("rate_limit_per_minute", RATE_LIMIT)
     settings = Settings(
         _env_file=None,
         database_url=url,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -37,6 +37,24 @@ def get_write_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def client_id(request: Request) -> str:
+    """Who is asking, for the rate limit: the peer address (uvicorn puts the proxy's X-Forwarded-For here
+    when started with --proxy-headers and the proxy is in --forwarded-allow-ips)."""
+    return request.client.host if request.client else "onbekend"
+
+
+def rate_limit(request: Request) -> None:
+    """Counts the request against the client's per-minute limit of the heavy endpoints (429 past it)."""
+    from service import ratelimit
+
+    with request.app.state.read_sessionmaker() as session:
+        ratelimit.hit(session, client_id(request), settings=request.app.state.settings)
+
+
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many requests from this client; the Retry-After header says when to retry"}
+}
+RateLimit = Depends(rate_limit)
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from service import batch, heat, zones
 from service import check as check_mod
-from service.api.deps import SessionDep, SettingsDep, WriteSessionDep
+from service.api.deps import RATE_LIMITED, RateLimit, SessionDep, SettingsDep, WriteSessionDep
 from service.api.params import GEOJSON_BODY, AsOf, JsonBody, LocationDep
 from service.geo import parse_feature_collection, parse_geojson
 from service.report import render_check_html
@@ -59,7 +59,13 @@ def heat_at(
     return heat.heat_at(session, loc, threshold_c=threshold_c, settings=settings)
 
 
-@router.get("/heat/overlap", response_model=heat.HeatZoneRow, summary="Heat statistics of a zone")
+@router.get(
+    "/heat/overlap",
+    response_model=heat.HeatZoneRow,
+    summary="Heat statistics of a zone",
+    dependencies=[RateLimit],
+    responses=RATE_LIMITED,
+)
 def heat_overlap_zone(
     session: SessionDep,
     settings: SettingsDep,
@@ -78,6 +84,8 @@ def heat_overlap_zone(
     summary="Heat statistics of a polygon",
     description="Coverage-weighted: partial cells count by the fraction the polygon covers (as exactextract).",
     openapi_extra=GEOJSON_BODY,
+    dependencies=[RateLimit],
+    responses=RATE_LIMITED,
 )
 def heat_overlap_polygon(
     session: SessionDep,
@@ -111,7 +119,8 @@ def heat_zones(session: SessionDep, settings: SettingsDep, threshold_c: Threshol
     description="Zones with overlap and what the Omgevingsvisie asks there, Natura 2000, heat and warnings. "
     "`f=html` returns the same report as a Dutch HTML page.",
     openapi_extra=GEOJSON_BODY,
-    responses={200: {"content": {"text/html": {}}}},
+    dependencies=[RateLimit],
+    responses={200: {"content": {"text/html": {}}}, **RATE_LIMITED},
 )
 def check(
     session: SessionDep,
@@ -160,6 +169,8 @@ def check_map_html(session: Any, report: check_mod.CheckReport, geom: Any, *, se
     description="Up to GEBIEDSCHECK_BATCH_LIMIT features (default 1,000) per request; set-based SQL. "
     "For larger sets use `gebiedscheck check FILE`.",
     openapi_extra=GEOJSON_BODY,
+    dependencies=[RateLimit],
+    responses=RATE_LIMITED,
 )
 def check_batch(
     session: WriteSessionDep,
