@@ -24,6 +24,7 @@ VENDOR_DIRS: dict[str, str] = {
     "bootstrap": "bootstrap/dist",
     "fontawesome": "@fortawesome/fontawesome-free",
     "awesome-markers": "leaflet.awesome-markers/dist",
+    "swagger-ui": "swagger-ui-dist",  # /docs
 }
 
 # Folium's asset names -> path under the vendor base; None: not loaded.

@@ -105,11 +105,15 @@ def from_database_error(exc: BaseException, *, timeout_ms: int | None = None) ->
     A cancelled statement (``statement_timeout``) is a 504; a lost or refused connection, and a pool that has
     no free connection in time, a 503. The driver's message goes to the log only (it may hold SQL or hosts).
     """
+    from psycopg import DataError as PgDataError
     from psycopg import OperationalError as PgOperational
     from psycopg.errors import QueryCanceled
     from sqlalchemy.exc import OperationalError, TimeoutError
 
     orig = getattr(exc, "orig", None)
+    if isinstance(orig, PgDataError):  # a NUL byte in a string, a number out of range: the input's fault
+        first = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else "invalid value"
+        return InvalidInput(f"a value in the request is not acceptable: {first}", cause=exc)
     if isinstance(orig, QueryCanceled):
         limit = f" of {timeout_ms / 1000:g} s" if timeout_ms else ""
         return QueryTimeout(f"the question took longer than the time limit{limit} and was stopped", cause=exc)

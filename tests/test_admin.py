@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -196,3 +197,31 @@ def test_upload_with_repair(client, keys) -> None:
     assert upload(client, "hersteld", "bowtie.gpkg", keys["good"]).status_code == 422
     r = upload(client, "hersteld", "bowtie.gpkg", keys["good"], repair="true")
     assert r.status_code == 201 and r.json()["repairs"][0]["area_after_m2"] == 20000.0
+
+
+def test_logs_hold_no_keys_and_no_uploaded_content(client, keys, caplog) -> None:
+    import logging
+
+    marker = "INHOUD-DIE-NIET-IN-HET-LOG-MAG-7f3a"
+    feature = {
+        "type": "Feature",
+        "properties": {"name": marker, "note": marker},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[6.566, 52.999], [6.571, 52.999], [6.571, 53.001], [6.566, 53.001], [6.566, 52.999]]],
+        },
+    }
+    body = json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
+    with caplog.at_level(logging.DEBUG):
+        for key in (keys["good"], keys["revoked"], "gbc_geheim-maar-fout-123456"):
+            r = client.post(
+                "/layers/havenkwartier/versions",
+                files={"file": ("geheim.geojson", body)},
+                data={"dry_run": "true"},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert r.status_code in (201, 401)
+    text_logged = caplog.text
+    assert "/layers/havenkwartier/versions" in text_logged  # the requests were logged ...
+    for secret in (keys["good"], keys["revoked"], "gbc_geheim-maar-fout-123456", marker):
+        assert secret not in text_logged  # ... but no key and nothing of the file

@@ -59,13 +59,18 @@ class Page:
         self.page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         self.page.on("requestfailed", lambda r: self.failed.append(r.url))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        # A script or image our Content-Security-Policy refused shows up as a console error.
+        self.page.on(
+            "console",
+            lambda m: self.errors.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.page.route(
             "**/*",
             lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1") else route.abort(),
         )
         self.page.goto(url)
-        self.page.wait_for_function(f"({ready}) === true", timeout=20000)
+        self.page.wait_for_function(f"() => ({ready}) === true", timeout=20000)  # a function: no eval (CSP)
 
     def click_at(self, lat: float, lon: float) -> str:
         self.page.evaluate(
@@ -78,7 +83,7 @@ class Page:
                  const r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }""",
             [lat, lon],
         )
-        self.page.wait_for_function("document.querySelectorAll('.gc-popup').length === 0")  # old popup gone
+        self.page.wait_for_function("() => document.querySelectorAll('.gc-popup').length === 0")  # old popup gone
         self.page.mouse.click(x, y)
         self.page.wait_for_selector(".gc-popup h2", timeout=10000)  # the answer, not "Bezig met opvragen…"
         return self.page.inner_text(".gc-popup")
@@ -119,7 +124,7 @@ def test_url_state(server: str, browser) -> None:
     )
     assert shown == ["havenkwartier"]
     p.page.evaluate("window.gebiedscheck.map.setView([52.98, 6.55], 14)")
-    p.page.wait_for_function("location.search.includes('zoom=14')")
+    p.page.wait_for_function("() => location.search.includes('zoom=14')")
     assert "lat=52.98000" in p.page.url and "layers=havenkwartier" in p.page.url
     p.page.close()
 
@@ -166,6 +171,14 @@ def test_ogc_items_page_draws_its_features(server: str, browser) -> None:
     assert zoom >= 13  # the extent, drawn as one dashed rectangle:
     assert one.page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path').length") == 1
     one.page.close()
+
+
+def test_api_docs_from_our_own_swagger_ui(server: str, browser) -> None:
+    """/docs runs Swagger UI from our npm copy under our Content-Security-Policy, without any other host."""
+    p = Page(browser, f"{server}/docs", ready="document.querySelectorAll('.opblock').length > 20")
+    assert p.page.evaluate("document.querySelector('.info .title').textContent").startswith("Gebiedscheck Assen")
+    assert p.failed == [] and p.errors == []
+    p.page.close()
 
 
 def test_viewer_on_a_phone(server: str, browser) -> None:
@@ -247,19 +260,26 @@ def test_check_map_in_the_html_report(server: str, browser) -> None:
             "coordinates": [[[6.535, 52.970], [6.545, 52.970], [6.545, 52.975], [6.535, 52.975], [6.535, 52.970]]],
         },
     }
-    html = httpx.post(f"{server}/check?f=html", json=feature, timeout=30).text
+    resp = httpx.post(f"{server}/check?f=html", json=feature, timeout=30)
+    html = resp.text
     assert "<iframe class='kaart'" in html and "srcdoc=" in html and external_urls(html) == []
+    assert "script-src 'self' 'sha256-" in resp.headers["content-security-policy"]
     page = browser.new_page(viewport={"width": 1000, "height": 1400})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.route(
-        "**/*",
-        lambda route: (
-            route.continue_() if route.request.url.startswith(("http://127.0.0.1", "about:")) else route.abort()
-        ),
-    )
-    page.goto(f"{server}/kaart")  # same origin as the report, so its /static paths resolve
-    page.set_content(html)
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    report_url = f"{server}/rapport-uit-post"  # the POST's answer, served with its own headers (CSP included)
+
+    def route(r) -> None:  # type: ignore[no-untyped-def]
+        if r.request.url == report_url:
+            r.fulfill(status=200, headers=dict(resp.headers), body=resp.content)
+        elif r.request.url.startswith(("http://127.0.0.1", "about:")):
+            r.continue_()
+        else:
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(report_url)
     frame = page.frame_locator("iframe.kaart")
     frame.locator("path.leaflet-interactive").first.wait_for()
     # The initiative, the TRZ it lies in, the nearest Natura 2000 site and the shortest line to it.

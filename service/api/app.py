@@ -11,11 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from psycopg.errors import InsufficientPrivilege
+from sqlalchemy.exc import DataError as SADataError
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
+from maps.overview import basemaps
 from service import __version__
 from service.api import routes_admin, routes_health, routes_layers, routes_maps, routes_ogc, routes_questions
+from service.api.middleware import RequestContextMiddleware, tile_origins
 from service.database import make_engine, make_sessionmaker
 from service.errors import DatabaseUnavailable, GebiedscheckError, TooManyRequests, from_database_error, status_for
 from service.settings import Settings, get_settings
@@ -52,12 +55,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served below with Swagger UI from our own npm copy, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     # Reading is public: the static viewer (gebiedscheck maps export) may call the API from another origin.
+    # Writes are not: no cross-origin POST/PUT/DELETE, and the API-key header is not allowed cross-origin.
     app.add_middleware(
-        CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"], allow_headers=["Accept"]
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "HEAD"],
+        allow_headers=["Accept", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Content-Crs", "ETag"],
     )
+    tiles = tile_origins([url for _name, url, _attribution in basemaps(settings)])
+    app.add_middleware(RequestContextMiddleware, tile_hosts=tiles)
 
     @app.exception_handler(GebiedscheckError)
     async def domain_error(request: Request, exc: GebiedscheckError) -> JSONResponse:
@@ -74,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=status, content={"detail": exc.detail}, headers=headers)
 
     @app.exception_handler(OperationalError)
+    @app.exception_handler(SADataError)
     @app.exception_handler(SATimeoutError)
     async def db_down(request: Request, exc: Exception) -> JSONResponse:
         named = from_database_error(exc, timeout_ms=settings.statement_timeout_ms)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -23,6 +24,18 @@ def mount_static(app: FastAPI) -> None:
         path = NODE_MODULES / directory
         if path.is_dir():
             app.mount(f"/static/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
+
+
+@router.get("/docs", include_in_schema=False)
+def docs(request: Request) -> HTMLResponse:
+    """Swagger UI from our npm copy (swagger-ui-dist), not FastAPI's CDN default."""
+    return get_swagger_ui_html(
+        openapi_url=str(request.app.openapi_url),
+        title="Gebiedscheck Assen — API",
+        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+    )
 
 
 @router.get("/kaart", response_class=HTMLResponse, summary="The public map viewer (Dutch)")
