@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -42,6 +43,71 @@ def db_init() -> None:
         fail(exc)
     state = "aangemaakt" if info["created"] else "bestond al"
     out.print(f"Database [bold]{info['database']}[/] {state}; PostGIS {info['postgis']}; migraties bijgewerkt.")
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="Het backupbestand (pg_dump, custom-formaat).", metavar="BESTAND")],
+) -> None:
+    """Maak een backup van de hele database (pg_dump -Fc). Een mislukte backup laat BESTAND ongemoeid."""
+    from service.backup import backup_database, describe, format_size
+
+    try:
+        settings = resolved_settings()
+        with err.status("Backup maken…"):
+            result = backup_database(settings.effective_database_url, file, settings=settings)
+    except GebiedscheckError as exc:
+        fail(exc)
+    c = result.contents
+    note = "; vorige backup overschreven" if result.overwritten else ""
+    out.print(f"Backup geschreven: [bold]{result.path}[/] ({format_size(result.size_bytes)}{note}).")
+    out.print(f"Database {result.database}, schemaversie {c.revision}: {describe(c)}.")
+    if c.rasters:
+        out.print(
+            f"[yellow]Let op:[/] de rasterbestanden ({len(c.rasters)}) staan niet in de backup maar in "
+            f"{settings.raster_store}; bewaar die map mee."
+        )
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="Een backup van `gebiedscheck db backup`.", metavar="BESTAND")],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Vervang een database die al gegevens bevat (pas nadat het terugzetten is gelukt)."
+        ),
+    ] = False,
+) -> None:
+    """Zet een backup terug in een lege (of nieuwe) database; --replace vervangt een gevulde.
+
+    Dat gebeurt eerst in een tijdelijke database: gaat er iets mis, dan blijft de doeldatabase zoals ze was.
+    """
+    from service.backup import describe, restore_database
+
+    try:
+        settings = resolved_settings()
+        with err.status(f"{file.name} terugzetten…"):
+            result = restore_database(settings.effective_database_url, file, replace=replace, settings=settings)
+    except GebiedscheckError as exc:
+        err.print("De database is niet gewijzigd.")
+        fail(exc)
+    if result.replaced is None:
+        state = "nieuw aangemaakt"
+    elif result.replaced.tables_with_data:
+        state = f"vervangen, had {describe(result.replaced)}"
+    else:
+        state = "lege database vervangen"
+    out.print(f"Backup {result.source.name} teruggezet in database [bold]{result.database}[/] ({state}).")
+    migrated = f" (bijgewerkt van {result.migrated_from})" if result.migrated_from else ""
+    out.print(f"Schemaversie {result.contents.revision}{migrated}: {describe(result.contents)}.")
+    for warning in result.warnings:
+        out.print(f"[yellow]Let op:[/] {warning}")
+    for path in result.missing_rasters:
+        out.print(
+            f"[yellow]Let op:[/] rasterbestand ontbreekt: {path}. Zet de map met rasters terug "
+            f"({settings.raster_store}) of laad het raster opnieuw (gebiedscheck layers load-defaults)."
+        )
 
 
 @layers_app.command("load-defaults")
@@ -130,16 +196,19 @@ def serve(
         settings = resolved_settings()
     except GebiedscheckError as exc:
         fail(exc)
+    from service.logs import log_config
+
     h, p, w = host or settings.host, port or settings.port, workers or settings.workers
+    logging = log_config(settings.log_level)
     err.print(f"Gebiedscheck Assen draait op http://{h}:{p} (API-documentatie: http://{h}:{p}/docs)")
     if w > 1:
         # Each worker builds its own app from the environment: hand it the database resolved here.
         os.environ["DATABASE_URL"] = settings.effective_database_url
         uvicorn.run(
-            "service.api.app:create_app", factory=True, host=h, port=p, workers=w, log_level=settings.log_level
+            "service.api.app:create_app", factory=True, host=h, port=p, workers=w, log_config=logging
         )
     else:
-        uvicorn.run(create_app(settings), host=h, port=p, log_level=settings.log_level)
+        uvicorn.run(create_app(settings), host=h, port=p, log_config=logging)
 
 
 from service import cli_questions  # noqa: E402  (registers the question commands)

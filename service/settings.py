@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=60, description="Requests a minute per client to heat overlap, check and batch (0: no limit)"
     )
+    heavy_concurrency: int = Field(
+        default=1, ge=1, description="Heavy questions (heat overlap, check, batch) run at once per worker process"
+    )
+    heavy_wait_s: float = Field(default=30.0, description="How long a heavy question waits for its turn (then 503)")
     # Maps
     basemap: str = Field(default="pdok", description="'pdok' (BRT-Achtergrondkaart grijs + standaard) or 'osm'")
     tile_url: str | None = Field(default=None, description="Own XYZ tile URL (replaces the basemap choice)")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from service.errors import ServiceBusy
 from service.settings import Settings
 
 
@@ -43,18 +46,34 @@ def client_id(request: Request) -> str:
     return request.client.host if request.client else "onbekend"
 
 
-def rate_limit(request: Request) -> None:
-    """Counts the request against the client's per-minute limit of the heavy endpoints (429 past it)."""
+def _count(request: Request) -> None:
     from service import ratelimit
 
     with request.app.state.read_sessionmaker() as session:
         ratelimit.hit(session, client_id(request), settings=request.app.state.settings)
 
 
+async def heavy_request(request: Request) -> AsyncIterator[None]:
+    """For the heavy endpoints: count the request against the client's per-minute limit (429 past it), then
+    wait for one of the process's few heavy slots, so a burst of heavy questions queues instead of taking
+    every CPU from the cheap ones (503 when no slot comes free in time)."""
+    await run_in_threadpool(_count, request)
+    settings: Settings = request.app.state.settings
+    slots: asyncio.Semaphore = request.app.state.heavy_slots
+    try:
+        await asyncio.wait_for(slots.acquire(), timeout=settings.heavy_wait_s)
+    except TimeoutError as exc:
+        raise ServiceBusy("the service is busy with heavy questions; try again in a moment", cause=exc) from exc
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {"description": "Too many requests from this client; the Retry-After header says when to retry"}
 }
-RateLimit = Depends(rate_limit)
+RateLimit = Depends(heavy_request)
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
