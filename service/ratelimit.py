@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 
+from psycopg.errors import InsufficientPrivilege
 from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
-from service.errors import TooManyRequests
+from service.errors import ConfigurationError, TooManyRequests
 from service.settings import Settings, get_settings
 
 WINDOW_S = 60
@@ -34,7 +36,16 @@ def hit(session: Session, client: str, *, settings: Settings | None = None) -> i
     limit = settings.rate_limit_per_minute
     if limit <= 0:
         return 0
-    hits, left_s = session.execute(_HIT, {"client": client, "w": WINDOW_S}).one()
+    try:
+        hits, left_s = session.execute(_HIT, {"client": client, "w": WINDOW_S}).one()
+    except ProgrammingError as exc:
+        if isinstance(exc.orig, InsufficientPrivilege):
+            raise ConfigurationError(
+                "the service's database role may not count requests for the rate limit; grant it SELECT, INSERT, "
+                "UPDATE, DELETE on rate_counters (migration 0006 does so for gebiedscheck_lezer)",
+                cause=exc,
+            ) from exc
+        raise
     if hits == 1:
         session.execute(_SWEEP, {"w": WINDOW_S})
     session.commit()

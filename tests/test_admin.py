@@ -183,6 +183,14 @@ def test_read_only_role_reads_but_cannot_write(asettings, keys) -> None:
             assert c.get("/zones/at?lat=53.0&lon=6.569").status_code == 200
             r = upload(c, "binnenstad", "havenkwartier_oost.geojson", keys["good"])
             assert r.status_code == 403 and "read-only" in r.json()["detail"]
+            # Without its grant on rate_counters the role cannot count heavy questions: a 503 that says so.
+            heavy = c.post("/check", json={"type": "Feature", "geometry": {"type": "Point", "coordinates": [6.56, 53]}})
+            assert heavy.status_code == 503 and "rate_counters" in heavy.json()["detail"]
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:  # what migration 0006 grants the reader
+            conn.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON rate_counters TO "{role}"')
+        with TestClient(create_app(ro), raise_server_exceptions=False) as c:
+            heavy = c.post("/check", json={"type": "Feature", "geometry": {"type": "Point", "coordinates": [6.56, 53]}})
+            assert heavy.status_code == 200 and heavy.json()["in_municipality"] is True
     finally:
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             conn.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"')
