@@ -179,7 +179,12 @@ async def _hammer(client: httpx.AsyncClient, urls: list[str], concurrency: int) 
 
 def bench_server(db_url: str, data_dir: Path) -> None:
     port = 8765
-    env = {**os.environ, "DATABASE_URL": db_url, "GEBIEDSCHECK_DATA_DIR": str(data_dir), "GEBIEDSCHECK_RATE_LIMIT_PER_MINUTE": "0"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "GEBIEDSCHECK_DATA_DIR": str(data_dir),
+        "GEBIEDSCHECK_RATE_LIMIT_PER_MINUTE": "0",
+    }
     server = subprocess.Popen(
         [
             sys.executable,
