@@ -338,6 +338,10 @@ def write_version(
 ) -> LoadResult:
     """Write ``prepared`` as the layer's new current version (unless unchanged). Caller commits."""
     settings = settings or get_settings()
+    # A load may run longer than a question: its own timeout, for this transaction only.
+    session.execute(
+        text("SELECT set_config('statement_timeout', :t, true)"), {"t": str(settings.load_statement_timeout_ms)}
+    )
     session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"gebiedscheck:layer:{spec.slug}"})
     layer_id = upsert_layer(session, spec)
     current = _current(session, layer_id)

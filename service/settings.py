@@ -36,7 +36,10 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, description="Worker processes of `gebiedscheck serve` (the service is stateless)")
     pool_size: int = 5
     pool_pre_ping: bool = Field(default=False, description="Ping each pooled connection before use")
-    statement_timeout_ms: int = 30_000
+    statement_timeout_ms: int = Field(default=30_000, description="Timeout of every statement (504 past it)")
+    load_statement_timeout_ms: int = Field(
+        default=600_000, description="Timeout of each statement of a layer load (its own transaction)"
+    )
     log_level: str = "info"
     loaded_by: str = Field(default="gebiedscheck", description="Recorded as created_by of layer versions")
     # Questions
