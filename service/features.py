@@ -148,7 +148,18 @@ def _geom_sql(srid: int, lat_first: bool) -> str:
     return f"ST_AsGeoJSON({g}, {precision}, 0)"  # options 0: no 'crs' member (Content-Crs says it)
 
 
-def items(
+def items(session: Session, slug: str, **kw: Any) -> tuple[dict[str, Any], str]:
+    """A FeatureCollection page as a dict (for the HTML view and tests) and the Content-Crs URI."""
+    doc, feats, uri = items_page(session, slug, **kw)
+    return {"type": "FeatureCollection", "features": json.loads(feats), **doc}, uri
+
+
+def page_json(doc: dict[str, Any], features_json: str) -> str:
+    """The page as GeoJSON text: PostGIS's feature array spliced in as it came, never parsed in Python."""
+    return '{"type": "FeatureCollection", "features": ' + features_json + ", " + json.dumps(doc, ensure_ascii=False)[1:]
+
+
+def items_page(
     session: Session,
     slug: str,
     *,
@@ -160,8 +171,9 @@ def items(
     offset: int = 0,
     name: str | None = None,
     query: str = "",
-) -> tuple[dict[str, Any], str]:
-    """A FeatureCollection page and the Content-Crs URI."""
+) -> tuple[dict[str, Any], str, str]:
+    """The page's members but its features, the features as a JSON array (text, built by PostgreSQL), and the
+    Content-Crs URI. One statement counts the matches and builds the page, GeoJSON only for the page's rows."""
     r = _layer(session, slug)
     srid, lat_first = crs_of(crs)
     box = parse_bbox(bbox, bbox_crs)
@@ -180,23 +192,17 @@ def items(
         where.append("f.name = :name")
         params["name"] = name
     cond = " AND ".join(where)
-    matched = session.execute(text(f"SELECT count(*) FROM features f WHERE {cond}"), params).scalar_one()
-    rows = session.execute(
+    matched, returned, feats = session.execute(
         text(
-            f"SELECT f.fid, f.name, f.properties, {_geom_sql(srid, lat_first)} AS g FROM features f "
-            f"WHERE {cond} ORDER BY f.id LIMIT :limit OFFSET :offset"
+            f"WITH page AS (SELECT f.id FROM features f WHERE {cond} ORDER BY f.id LIMIT :limit OFFSET :offset) "
+            f"SELECT (SELECT count(*) FROM features f WHERE {cond}), (SELECT count(*) FROM page), "
+            "(SELECT coalesce(json_agg(json_build_object('type', 'Feature', 'id', f.fid, "
+            f"'geometry', {_geom_sql(srid, lat_first)}::json, 'properties', "
+            "jsonb_build_object('name', f.name) || coalesce(f.properties, '{}'::jsonb)) ORDER BY f.id), '[]')::text "
+            "FROM page JOIN features f ON f.id = page.id)"
         ),
         params,
-    ).all()
-    feats = [
-        {
-            "type": "Feature",
-            "id": x.fid,
-            "geometry": json.loads(x.g),
-            "properties": {"name": x.name, **(x.properties or {})},
-        }
-        for x in rows
-    ]
+    ).one()
     self_href = f"{base}/collections/{slug}/items"
     keep = "&".join(p for p in query.split("&") if p and not p.startswith(("offset=", "limit=")))
     sep = "&" if keep else ""
@@ -208,7 +214,7 @@ def items(
         },
         {"rel": "collection", "type": "application/json", "href": f"{base}/collections/{slug}"},
     ]
-    if offset + len(feats) < matched:
+    if offset + returned < matched:
         links.append(
             {
                 "rel": "next",
@@ -224,17 +230,11 @@ def items(
                 "href": f"{self_href}?{keep}{sep}limit={capped}&offset={max(offset - capped, 0)}",
             }
         )
-    doc: dict[str, Any] = {
-        "type": "FeatureCollection",
-        "features": feats,
-        "numberMatched": matched,
-        "numberReturned": len(feats),
-        "links": links,
-    }
+    doc: dict[str, Any] = {"numberMatched": matched, "numberReturned": returned, "links": links}
     if asked > MAX_LIMIT:
         doc["limitCapped"] = f"limit {asked} is above the maximum {MAX_LIMIT}; {MAX_LIMIT} were returned at most"
     uri = next(u for u, v in SUPPORTED_CRS.items() if v == (srid, lat_first))
-    return doc, uri
+    return doc, feats, uri
 
 
 def item(session: Session, slug: str, fid: str, *, base: str, crs: str | None = None) -> tuple[dict[str, Any], str]:

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, description="Worker processes of `gebiedscheck serve` (the service is stateless)")
-    pool_size: int = 5
+    pool_size: int = Field(default=10, description="Database connections kept open per worker process")
     pool_pre_ping: bool = Field(default=False, description="Ping each pooled connection before use")
     statement_timeout_ms: int = Field(default=30_000, description="Timeout of every statement (504 past it)")
     load_statement_timeout_ms: int = Field(
