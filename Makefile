@@ -26,8 +26,13 @@ lint:
 pytest:
 	$(BIN)/pytest
 
-## Side-by-side speed ratios (see benchmarks/README.md)
+## Side-by-side speed ratios (see benchmarks/README.md); adds the `bench` extra (tipg, from PyPI) to $(VENV) first
 bench: install
+	@stamp="$(VENV)/.bench-installed-$$(sha256sum pyproject.toml | cut -c1-16)"; \
+	if [ ! -f "$$stamp" ]; then \
+		echo "bench: installing the bench extra (tipg) into $(VENV)"; \
+		$(BIN)/pip install -q -e ".[dev,bench]" && rm -f "$(VENV)"/.bench-installed-* && touch "$$stamp"; \
+	fi
 	$(BIN)/python benchmarks/run.py
 
 ## Redraw the indicative layers and the heat raster (changes their sha256: new versions on reload)
