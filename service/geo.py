@@ -24,6 +24,8 @@ CrsName = Literal["EPSG:4326", "EPSG:28992"]
 # Area of use of EPSG:28992 (PROJ): the Netherlands, onshore and 12-mile zone.
 RD_AREA_WGS84 = (3.2, 50.75, 7.22, 53.7)  # lon_min, lat_min, lon_max, lat_max
 RD_BOUNDS = (-7_000.0, 289_000.0, 300_000.0, 629_000.0)  # x_min, y_min, x_max, y_max
+# The area this service covers is where a point lies in both boxes, whichever system it comes in: the corners
+# of each box lie outside the other (x=0, y=289000 is at lat 50.57; lat 53.69, lon 3.21 is at y 634400).
 
 _CRS_ALIASES = {
     "epsg:4326": WGS84,
@@ -78,9 +80,37 @@ def parse_crs(value: str | None, *, default: str = WGS84) -> str:
 
 
 def _finite(name: str, value: float) -> float:
-    if not math.isfinite(value):
-        raise InvalidInput(f"{name} must be a finite number, not {value!r}")
-    return value
+    try:
+        number = float(value)  # an int past the float range (10**400) raises instead of becoming inf
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidInput(f"{name} must be a finite number, not {value!r}"[:200])
+    return number
+
+
+def _in_rd_bounds(x: float, y: float) -> bool:
+    x0, y0, x1, y1 = RD_BOUNDS
+    return x0 <= x <= x1 and y0 <= y <= y1
+
+
+def _in_rd_area_wgs84(lon: float, lat: float) -> bool:
+    lon0, lat0, lon1, lat1 = RD_AREA_WGS84
+    return lon0 <= lon <= lon1 and lat0 <= lat <= lat1
+
+
+def _looks_rd(a: float, b: float) -> str:
+    """A hint when two numbers given as lat/lon are RD metres (in either order)."""
+    if _in_rd_bounds(a, b) or _in_rd_bounds(b, a):
+        return " These look like RD coordinates: send them as x and y with crs=EPSG:28992."
+    return ""
+
+
+def _looks_wgs84(a: float, b: float) -> str:
+    """A hint when two numbers given as RD x/y are WGS84 degrees (in either order)."""
+    if _in_rd_area_wgs84(a, b) or _in_rd_area_wgs84(b, a):
+        return " These look like WGS84 degrees: send them as lat and lon."
+    return ""
 
 
 def rd_to_wgs84(x: float, y: float) -> LatLon:
@@ -106,34 +136,48 @@ def location(
             raise InvalidInput("give both x and y")
         if parse_crs(crs, default=RD) != RD:
             raise InvalidInput("x/y are RD coordinates: use crs=EPSG:28992 (or lat/lon for WGS84)")
-        _finite("x", x), _finite("y", y)
+        x, y = _finite("x", x), _finite("y", y)
         x0, y0, x1, y1 = RD_BOUNDS
-        if not (x0 <= x <= x1 and y0 <= y <= y1):
-            hint = " Did you swap x and y?" if (x0 <= y <= x1 and y0 <= x <= y1) else ""
+        if not _in_rd_bounds(x, y):
+            hint = " Did you swap x and y?" if _in_rd_bounds(y, x) else _looks_wgs84(x, y)
             raise InvalidInput(
                 f"x={x}, y={y} lies outside the area of use of EPSG:28992 (x {x0:.0f}..{x1:.0f}, "
                 f"y {y0:.0f}..{y1:.0f}).{hint}"
             )
-        return Location(wgs84=rd_to_wgs84(x, y), rd=XY(x=round(x, 3), y=round(y, 3)), crs_in=RD)
+        wgs84 = rd_to_wgs84(x, y)  # the corners of the RD box lie outside the area of use (Belgium, Germany)
+        check_wgs84_in_rd_area(wgs84.lon, wgs84.lat, what=f"x={x}, y={y} (lat {wgs84.lat}, lon {wgs84.lon})")
+        return Location(wgs84=wgs84, rd=XY(x=round(x, 3), y=round(y, 3)), crs_in=RD)
     if lat is None or lon is None:
         raise InvalidInput("give a location: lat and lon (WGS84), or x and y with crs=EPSG:28992")
     if parse_crs(crs) != WGS84:
         raise InvalidInput("lat/lon are WGS84 coordinates: use crs=EPSG:4326 (or x/y for RD)")
-    _finite("lat", lat), _finite("lon", lon)
+    lat, lon = _finite("lat", lat), _finite("lon", lon)
     if not -90 <= lat <= 90:
-        raise InvalidInput(f"lat={lat} is out of range (-90..90)")
+        raise InvalidInput(f"lat={lat} is out of range (-90..90).{_looks_rd(lat, lon)}")
     if not -180 <= lon <= 180:
-        raise InvalidInput(f"lon={lon} is out of range (-180..180)")
+        raise InvalidInput(f"lon={lon} is out of range (-180..180).{_looks_rd(lat, lon)}")
     check_wgs84_in_rd_area(lon, lat, what=f"lat={lat}, lon={lon}")
     ex, ey = _to_rd().transform(lon, lat)
+    _check_rd_box([ex], [ey], what=f"lat={lat}, lon={lon} (RD x {ex:.0f}, y {ey:.0f})")
     return Location(wgs84=LatLon(lat=lat, lon=lon), rd=XY(x=round(ex, 3), y=round(ey, 3)), crs_in=WGS84)
+
+
+def _check_rd_box(x: Any, y: Any, *, what: str) -> None:
+    """Every x/y (RD metres, from degrees) in the RD box."""
+    import numpy as np
+
+    x0, y0, x1, y1 = RD_BOUNDS
+    if not (x0 <= np.min(x) and np.max(x) <= x1 and y0 <= np.min(y) and np.max(y) <= y1):
+        raise InvalidInput(
+            f"{what} lies outside the area this service covers (EPSG:28992, the Netherlands: "
+            f"x {x0:.0f}..{x1:.0f}, y {y0:.0f}..{y1:.0f})."
+        )
 
 
 def check_wgs84_in_rd_area(lon: float, lat: float, *, what: str) -> None:
     lon0, lat0, lon1, lat1 = RD_AREA_WGS84
-    if not (lon0 <= lon <= lon1 and lat0 <= lat <= lat1):
-        swapped = lon0 <= lat <= lon1 and lat0 <= lon <= lat1
-        hint = " Did you swap lat and lon?" if swapped else ""
+    if not _in_rd_area_wgs84(lon, lat):
+        hint = " Did you swap lat and lon?" if _in_rd_area_wgs84(lat, lon) else ""
         raise InvalidInput(
             f"{what} lies outside the area this service covers (EPSG:28992, the Netherlands: "
             f"lat {lat0}..{lat1}, lon {lon0}..{lon1}).{hint}"
@@ -143,6 +187,21 @@ def check_wgs84_in_rd_area(lon: float, lat: float, *, what: str) -> None:
 # --- GeoJSON -------------------------------------------------------------------------------------------
 
 _KINDS = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
+# Feature.properties come back in the answers; deeper nesting than this is refused (a 300-deep list would
+# exceed pydantic's serialization depth: a 500 after the work was done).
+MAX_PROPERTIES_DEPTH = 32
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in a JSON value (iterative: no recursion limit to hit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 class ParsedGeometry(BaseModel):
@@ -163,13 +222,16 @@ def _positions(coords: Any, depth: int, path: str, counter: list[int], max_verti
             isinstance(c, (int, float)) and not isinstance(c, bool) for c in coords
         ):
             raise InvalidInput(f"{path}: a position must be 2 or 3 numbers, got {coords!r}"[:300])
-        for c in coords:
-            if not math.isfinite(c):
-                raise InvalidInput(f"{path}: coordinates must be finite numbers (no NaN or Infinity)")
+        try:
+            numbers = [float(c) for c in coords]  # an int past the float range (10**400) raises OverflowError
+        except OverflowError:
+            numbers = [math.inf]
+        if not all(math.isfinite(c) for c in numbers):
+            raise InvalidInput(f"{path}: coordinates must be finite numbers (no NaN or Infinity)")
         counter[0] += 1
         if counter[0] > max_vertices:
             raise TooLarge(f"the geometry has more than {max_vertices} vertices (the limit)")
-        return [float(coords[0]), float(coords[1])]
+        return numbers[:2]
     return [_positions(c, depth - 1, f"{path}[{i}]", counter, max_vertices) for i, c in enumerate(coords)]
 
 
@@ -192,17 +254,20 @@ def parse_geojson(obj: Any, *, crs: str | None = None, max_vertices: int = 250_0
     if kind == "FeatureCollection":
         raise InvalidInput("a FeatureCollection is not accepted here; send one Feature (or use /check/batch)")
     if kind == "Feature":
-        properties = obj.get("properties") or {}
-        if not isinstance(properties, dict):
+        given = obj.get("properties")
+        if not isinstance(given, dict | None):  # [] or "" too: falsy is not null
             raise InvalidInput("Feature.properties must be an object or null")
+        properties = given or {}
+        if _depth(properties) > MAX_PROPERTIES_DEPTH:
+            raise InvalidInput(f"Feature.properties are nested deeper than {MAX_PROPERTIES_DEPTH} levels")
         obj = obj.get("geometry")
         if not isinstance(obj, dict):
             raise InvalidInput("the Feature has no geometry")
         kind = obj.get("type")
     if kind == "GeometryCollection":
         raise InvalidInput("a GeometryCollection is not supported; send a Point, Polygon or MultiPolygon")
-    if kind not in _KINDS:
-        raise InvalidInput(f"unknown GeoJSON geometry type {kind!r}")
+    if not isinstance(kind, str) or kind not in _KINDS:  # a list or object as "type" is unhashable
+        raise InvalidInput(f"unknown GeoJSON geometry type {kind!r}"[:200])
     depth = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}[kind]
     counter = [0]
     coords = _positions(obj.get("coordinates"), depth, "coordinates", counter, max_vertices)
@@ -217,23 +282,66 @@ def parse_geojson(obj: Any, *, crs: str | None = None, max_vertices: int = 250_0
             _check_rings(poly, f"coordinates[{i}]")
     elif kind == "LineString" and len(coords) < 2:
         raise InvalidInput("a LineString needs at least 2 positions")
+    elif kind == "MultiLineString":
+        for i, line in enumerate(coords):
+            if len(line) < 2:
+                raise InvalidInput(f"coordinates[{i}]: a LineString needs at least 2 positions")
     crs_in = parse_crs(crs)
     geom = shapely.geometry.shape({"type": kind, "coordinates": coords})
     if geom.is_empty:
         raise InvalidInput("the geometry is empty")
+    # The bounds of every position, holes included: GEOS's envelope of a polygon is that of its shell only, and
+    # a hole at lon 366.56 would be wrapped by PROJ onto lon 6.56 and accepted.
+    xy = shapely.get_coordinates(geom)
+    (x0, y0), (x1, y1) = _corners(xy)
     if crs_in == WGS84:
-        lon0, lat0, lon1, lat1 = geom.bounds
-        for lon, lat in ((lon0, lat0), (lon1, lat1)):
+        for lon, lat in ((x0, y0), (x1, y1)):
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 raise InvalidInput(f"coordinates ({lon}, {lat}) are not WGS84 lon/lat; for RD send crs=EPSG:28992")
             check_wgs84_in_rd_area(lon, lat, what=f"the geometry (lon {lon}, lat {lat})")
-        geom = shapely.transform(geom, lambda xy: _transform_xy(xy))
-    else:
-        x0, y0, x1, y1 = geom.bounds
-        bx0, by0, bx1, by1 = RD_BOUNDS
-        if x0 < bx0 or y0 < by0 or x1 > bx1 or y1 > by1:
-            raise InvalidInput(f"the geometry (bounds {geom.bounds}) lies outside the area of use of EPSG:28992")
+        rd = _transform_xy(xy)
+        _check_rd_box(rd[:, 0], rd[:, 1], what="the geometry")
+        geom = shapely.set_coordinates(geom, rd)
+    elif not (_in_rd_bounds(x0, y0) and _in_rd_bounds(x1, y1)):
+        hint = " They look like WGS84 lon/lat: leave out crs (RFC 7946)." if _looks_wgs84(x0, y0) else ""
+        raise InvalidInput(
+            f"the geometry (bounds {(x0, y0, x1, y1)}) lies outside the area of use of EPSG:28992.{hint}"
+        )
+    elif not _inside(_rd_inside_area(), x0, y0, x1, y1):  # near the edge of the area: look at every position
+        for lon, lat in _corners(_back(xy)):
+            check_wgs84_in_rd_area(lon, lat, what=f"the geometry (lon {lon:.7f}, lat {lat:.7f})")
     return ParsedGeometry(geom=geom, crs_in=crs_in, properties=properties, vertex_count=counter[0])
+
+
+def _inside(box: tuple[float, float, float, float], x0: float, y0: float, x1: float, y1: float) -> bool:
+    return box[0] <= x0 and box[1] <= y0 and x1 <= box[2] and y1 <= box[3]
+
+
+@lru_cache
+def _rd_inside_area() -> tuple[float, float, float, float]:
+    """An RD rectangle wholly inside the lat/lon area of use (its edges sampled, 100 m kept clear): positions in
+    it need not be transformed to be checked, which is most of the cost of a large RD geometry."""
+    import numpy as np
+
+    lon0, lat0, lon1, lat1 = RD_AREA_WGS84
+    t = np.linspace(0.0, 1.0, 401)
+    lats, lons = lat0 + t * (lat1 - lat0), lon0 + t * (lon1 - lon0)
+    west_x, _ = _to_rd().transform(np.full_like(t, lon0), lats)
+    east_x, _ = _to_rd().transform(np.full_like(t, lon1), lats)
+    _, south_y = _to_rd().transform(lons, np.full_like(t, lat0))
+    _, north_y = _to_rd().transform(lons, np.full_like(t, lat1))
+    margin = 100.0
+    return (
+        float(west_x.max()) + margin,
+        float(south_y.max()) + margin,
+        float(east_x.min()) - margin,
+        float(north_y.min()) - margin,
+    )
+
+
+def _corners(xy: Any) -> list[tuple[float, float]]:
+    """The lower-left and upper-right corner of an (n, 2) array of positions."""
+    return [(float(xy[:, 0].min()), float(xy[:, 1].min())), (float(xy[:, 0].max()), float(xy[:, 1].max()))]
 
 
 def _transform_xy(xy: Any) -> Any:

@@ -48,3 +48,9 @@ class LayerSummary(BaseModel):
     policy: Policy
     current_version: VersionSummary | None = None
     raster: dict[str, Any] | None = Field(None, description="For raster layers: grid, unit and value range")
+
+
+class ErrorDetail(BaseModel):
+    """The body of the API's error answers (the app's error handlers write it; GET /health's 503 has its own)."""
+
+    detail: str = Field(description="What is wrong, naming the parameter or the problem")

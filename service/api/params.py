@@ -10,8 +10,27 @@ from fastapi import Depends, Query, Request
 
 from service.errors import InvalidInput, TooLarge
 from service.geo import Location, location
+from service.schemas import ErrorDetail
 
 LOCATION_DOC = "WGS84 lat/lon, or RD x/y with crs=EPSG:28992."
+
+_ERROR_DESCRIPTIONS = {
+    400: "Bad request: a NUL character in the request, or (OGC API) a parameter the standard rejects",
+    401: "No API key, or one that is unknown or revoked",
+    403: "The API key's role may not do this",
+    404: "No such layer, feature or version",
+    413: "The body or geometry is over the documented limit",
+    422: "A parameter or the body is wrong; `detail` names the problem",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error answers of a route: ``{"detail": "..."}``, a string.
+
+    FastAPI documents a 422 as its list-shaped HTTPValidationError; the app answers every error, request
+    validation included, with one string (``service.api.app``), so a route declares its 422 with this.
+    """
+    return {code: {"model": ErrorDetail, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
 
 
 async def location_params(
@@ -56,6 +75,8 @@ async def json_body(request: Request) -> Any:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"the request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # arrays or objects nested ~1,000 deep: the decoder's recursion limit
+        raise InvalidInput("the request body is nested too deeply to be GeoJSON") from exc
 
 
 JsonBody = Annotated[Any, Depends(json_body)]

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from service import versions
 from service.access import audit, authenticate
 from service.api.deps import SettingsDep, WriteSessionDep
+from service.api.params import error_responses
 from service.errors import GebiedscheckError, InvalidInput, TooLarge
 from service.loading import LoadResult
 
-router = APIRouter(prefix="/layers", tags=["layer management"])
+router = APIRouter(prefix="/layers", tags=["layer management"], responses=error_responses(400))
 Auth = Annotated[str | None, Header(alias="Authorization", description="Bearer KEY (role beheer)")]
 Slug = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 UPLOAD_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".gml", ".xml", ".tif", ".tiff"}
@@ -65,7 +66,7 @@ def _audited(request: Request, session: Session, auth: str | None, action: str, 
         raise
 
 
-@router.post("", status_code=201, summary="Create an (empty) vector layer", responses={401: {}, 403: {}})
+@router.post("", status_code=201, summary="Create an (empty) vector layer", responses=error_responses(401, 403, 422))
 def create_layer(request: Request, session: WriteSessionDep, new: versions.NewLayer, authorization: Auth = None) -> Any:
     def do(_actor: str) -> Any:
         versions.create_layer(session, new)
@@ -79,7 +80,7 @@ def create_layer(request: Request, session: WriteSessionDep, new: versions.NewLa
     status_code=201,
     response_model=LoadResult | versions.DiffReport,
     summary="Upload a new version (GeoJSON, GeoPackage, zipped Shapefile); dry_run=true only reports",
-    responses={401: {}, 403: {}, 413: {}, 422: {}},
+    responses=error_responses(401, 403, 404, 413, 422),
 )
 def upload_version(
     request: Request,
@@ -145,7 +146,7 @@ def upload_version(
 @router.post(
     "/{slug}/versions/{number}/activate",
     summary="Make a version current again (rollback)",
-    responses={401: {}, 403: {}, 404: {}},
+    responses=error_responses(401, 403, 404, 422),
 )
 def activate_version(
     request: Request, session: WriteSessionDep, slug: Slug, number: int, authorization: Auth = None

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__
 from service.api.deps import EngineDep
+from service.api.params import error_responses
 from service.database import database_state
 
 router = APIRouter(tags=["service"])
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 @router.get(
     "/health",
     summary="Service and database state",
-    responses={503: {"description": "The database does not answer or has no schema"}},
+    responses={503: {"description": "The database does not answer or has no schema"}, **error_responses(400)},
 )
 def health(engine: EngineDep) -> Any:
     try:

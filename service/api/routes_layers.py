@@ -6,9 +6,10 @@ from fastapi import APIRouter, Path
 
 from service import catalog
 from service.api.deps import SessionDep
+from service.api.params import error_responses
 from service.schemas import LayerSummary, VersionSummary
 
-router = APIRouter(prefix="/layers", tags=["layers"])
+router = APIRouter(prefix="/layers", tags=["layers"], responses=error_responses(400))
 
 SlugPath = Path(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Layer slug, e.g. 'havenkwartier'")
 
@@ -22,7 +23,7 @@ def list_layers(session: SessionDep) -> list[LayerSummary]:
     "/{slug}",
     response_model=LayerSummary,
     summary="One layer with its current version",
-    responses={404: {"description": "No such layer"}},
+    responses=error_responses(404, 422),
 )
 def get_layer(session: SessionDep, slug: str = SlugPath) -> LayerSummary:
     return catalog.get_layer(session, slug)
@@ -32,7 +33,7 @@ def get_layer(session: SessionDep, slug: str = SlugPath) -> LayerSummary:
     "/{slug}/versions",
     response_model=list[VersionSummary],
     summary="The history of a layer, newest first",
-    responses={404: {"description": "No such layer"}},
+    responses=error_responses(404, 422),
 )
 def layer_versions(session: SessionDep, slug: str = SlugPath) -> list[VersionSummary]:
     return catalog.layer_versions(session, slug)

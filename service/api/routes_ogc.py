@@ -11,10 +11,21 @@ from fastapi.responses import HTMLResponse, Response
 from maps import ogc_html
 from service import features
 from service.api.deps import SessionDep, SettingsDep
+from service.api.params import error_responses
 from service.errors import BadRequest
 from service.timetravel import set_as_of
 
-router = APIRouter(tags=["OGC API – Features"])
+router = APIRouter(tags=["OGC API – Features"], responses=error_responses(400))
+ONE = error_responses(404, 422)  # the routes of one collection: unknown slug, item or tile; bad path parameters
+
+
+def _answers(*media: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 media types a route really answers with (``f=html`` or an HTML Accept gives the HTML view)."""
+    return {200: {"description": "Successful Response", "content": {m: {} for m in media}}}
+
+
+JSON_OR_HTML = _answers("application/json", "text/html")
+GEOJSON_OR_HTML = _answers("application/geo+json", "text/html")
 COMMON = {"f"}
 ITEMS_PARAMS = COMMON | {"bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "as_of", "name"}
 
@@ -44,7 +55,7 @@ def _json(doc: dict[str, Any], media: str = "application/json", crs: str | None 
     return Response(json.dumps(doc, ensure_ascii=False), media_type=media, headers=headers)
 
 
-@router.get("/", summary="Landing page (JSON or HTML)")
+@router.get("/", summary="Landing page (JSON or HTML)", responses=JSON_OR_HTML)
 def landing(request: Request) -> Any:
     _check_params(request, COMMON)
     base = _base(request)
@@ -67,21 +78,21 @@ def landing(request: Request) -> Any:
     return HTMLResponse(ogc_html.landing_html(doc)) if _wants_html(request) else _json(doc)
 
 
-@router.get("/conformance", summary="Conformance classes")
+@router.get("/conformance", summary="Conformance classes", responses=JSON_OR_HTML)
 def conformance(request: Request) -> Any:
     _check_params(request, COMMON)
     doc = {"conformsTo": features.CONFORMANCE}
     return HTMLResponse(ogc_html.conformance_html(doc)) if _wants_html(request) else _json(doc)
 
 
-@router.get("/collections", summary="The vector layers as collections")
+@router.get("/collections", summary="The vector layers as collections", responses=JSON_OR_HTML)
 def collections(request: Request, session: SessionDep) -> Any:
     _check_params(request, COMMON)
     doc = features.collections(session, _base(request))
     return HTMLResponse(ogc_html.collections_html(doc)) if _wants_html(request) else _json(doc)
 
 
-@router.get("/collections/{slug}", summary="One collection")
+@router.get("/collections/{slug}", summary="One collection", responses={**JSON_OR_HTML, **ONE})
 def collection(request: Request, session: SessionDep, settings: SettingsDep, slug: str) -> Any:
     _check_params(request, COMMON)
     doc = features.collection(session, slug, _base(request))
@@ -90,7 +101,12 @@ def collection(request: Request, session: SessionDep, settings: SettingsDep, slu
     return _json(doc)
 
 
-@router.get("/collections/{slug}/queryables", summary="Queryable properties")
+@router.get(
+    "/collections/{slug}/queryables",
+    summary="Queryable properties",
+    response_class=Response,
+    responses={**_answers("application/schema+json"), **ONE},
+)
 def queryables(request: Request, session: SessionDep, slug: str) -> Any:
     _check_params(request, COMMON)
     features.collection(session, slug, _base(request))  # 404 for an unknown collection
@@ -103,7 +119,12 @@ def queryables(request: Request, session: SessionDep, slug: str) -> Any:
     return _json(doc, "application/schema+json")
 
 
-@router.get("/collections/{slug}/items", summary="Features, with bbox, limit/offset paging, crs, as_of")
+@router.get(
+    "/collections/{slug}/items",
+    summary="Features, with bbox, limit/offset paging, crs, as_of",
+    response_class=Response,
+    responses={**GEOJSON_OR_HTML, **ONE},
+)
 def items(request: Request, session: SessionDep, settings: SettingsDep, slug: str) -> Any:
     q = request.query_params
     _check_params(request, ITEMS_PARAMS)
@@ -125,7 +146,12 @@ def items(request: Request, session: SessionDep, settings: SettingsDep, slug: st
     return _json(doc, "application/geo+json", crs)
 
 
-@router.get("/collections/{slug}/items/{fid}", summary="One feature")
+@router.get(
+    "/collections/{slug}/items/{fid}",
+    summary="One feature",
+    response_class=Response,
+    responses={**GEOJSON_OR_HTML, **ONE},
+)
 def item(request: Request, session: SessionDep, settings: SettingsDep, slug: str, fid: str) -> Any:
     q = request.query_params
     _check_params(request, COMMON | {"crs", "as_of", "datetime"})
@@ -136,19 +162,19 @@ def item(request: Request, session: SessionDep, settings: SettingsDep, slug: str
     return _json(doc, "application/geo+json", crs)
 
 
-@router.get("/collections/{slug}/tiles", summary="The collection's vector tile sets")
+@router.get("/collections/{slug}/tiles", summary="The collection's vector tile sets", responses=ONE)
 def tilesets(request: Request, session: SessionDep, slug: str) -> Any:
     _check_params(request, COMMON)
     return _json(features.tilesets(session, slug, _base(request)))
 
 
-@router.get("/collections/{slug}/tiles/WebMercatorQuad", summary="Tile set metadata (WebMercatorQuad)")
+@router.get("/collections/{slug}/tiles/WebMercatorQuad", summary="Tile set metadata (WebMercatorQuad)", responses=ONE)
 def tileset(request: Request, session: SessionDep, slug: str) -> Any:
     _check_params(request, COMMON)
     return _json(features.tileset(session, slug, _base(request)))
 
 
-@router.get("/collections/{slug}/tiles/WebMercatorQuad/tilejson.json", summary="TileJSON 3.0.0")
+@router.get("/collections/{slug}/tiles/WebMercatorQuad/tilejson.json", summary="TileJSON 3.0.0", responses=ONE)
 def tilejson(request: Request, session: SessionDep, slug: str) -> Any:
     _check_params(request, set())
     return _json(features.tilejson(session, slug, _base(request)))
@@ -158,7 +184,7 @@ def tilejson(request: Request, session: SessionDep, slug: str) -> Any:
     "/collections/{slug}/tiles/WebMercatorQuad/{z}/{x}/{y}",
     summary="Mapbox Vector Tile",
     response_class=Response,
-    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}},
+    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}, **ONE},
 )
 def tile(request: Request, session: SessionDep, slug: str, z: int, x: int, y: int) -> Response:
     _check_params(request, set())

@@ -10,13 +10,13 @@ from fastapi.responses import HTMLResponse, Response
 from service import batch, heat, zones
 from service import check as check_mod
 from service.api.deps import RATE_LIMITED, RateLimit, SessionDep, SettingsDep, WriteSessionDep
-from service.api.params import GEOJSON_BODY, AsOf, JsonBody, LocationDep
+from service.api.params import GEOJSON_BODY, AsOf, JsonBody, LocationDep, error_responses
 from service.geo import parse_feature_collection, parse_geojson
 from service.report import render_check_html
 from service.timetravel import set_as_of
 from service.validation import validate_polygonal
 
-router = APIRouter(tags=["questions"])
+router = APIRouter(tags=["questions"], responses=error_responses(400, 422))
 Threshold = Annotated[
     float | None, Query(description="UHI threshold in °C (default: GEBIEDSCHECK_HEAT_THRESHOLD_C, 1.5)")
 ]
@@ -43,6 +43,7 @@ def zones_at(session: SessionDep, loc: LocationDep, as_of: AsOf = None) -> Respo
     summary="Distance to the nearest Natura 2000 area",
     description="Exact distance in metres to the nearest Natura 2000 polygon edge (0 inside), with an indicative "
     "distance band (upper edges inclusive; default 500 m, 1 km, 5 km, 25 km). Not an AERIUS calculation.",
+    responses=error_responses(404),
 )
 def natura2000_distance(
     session: SessionDep, settings: SettingsDep, loc: LocationDep, as_of: AsOf = None
@@ -51,7 +52,12 @@ def natura2000_distance(
     return zones.natura2000_distance(session, loc, settings=settings)
 
 
-@router.get("/heat/at", response_model=heat.HeatAtAnswer, summary="UHI value of the cell at a location")
+@router.get(
+    "/heat/at",
+    response_model=heat.HeatAtAnswer,
+    summary="UHI value of the cell at a location",
+    responses=error_responses(404),
+)
 def heat_at(
     session: SessionDep, settings: SettingsDep, loc: LocationDep, threshold_c: Threshold = None, as_of: AsOf = None
 ) -> Any:
@@ -64,7 +70,7 @@ def heat_at(
     response_model=heat.HeatZoneRow,
     summary="Heat statistics of a zone",
     dependencies=[RateLimit],
-    responses=RATE_LIMITED,
+    responses={**error_responses(404), **RATE_LIMITED},
 )
 def heat_overlap_zone(
     session: SessionDep,
@@ -85,7 +91,7 @@ def heat_overlap_zone(
     description="Coverage-weighted: partial cells count by the fraction the polygon covers (as exactextract).",
     openapi_extra=GEOJSON_BODY,
     dependencies=[RateLimit],
-    responses=RATE_LIMITED,
+    responses={**error_responses(404, 413), **RATE_LIMITED},
 )
 def heat_overlap_polygon(
     session: SessionDep,
@@ -106,7 +112,12 @@ def heat_overlap_polygon(
     return heat.heat_overlap(session, geom, threshold_c=threshold_c, settings=settings)
 
 
-@router.get("/heat/zones", response_model=list[heat.HeatZoneRow], summary="Every zone, hottest first")
+@router.get(
+    "/heat/zones",
+    response_model=list[heat.HeatZoneRow],
+    summary="Every zone, hottest first",
+    responses=error_responses(404),
+)
 def heat_zones(session: SessionDep, settings: SettingsDep, threshold_c: Threshold = None, as_of: AsOf = None) -> Any:
     set_as_of(session, as_of)
     return heat.heat_zones(session, threshold_c=threshold_c, settings=settings)
@@ -120,7 +131,7 @@ def heat_zones(session: SessionDep, settings: SettingsDep, threshold_c: Threshol
     "`f=html` returns the same report as a Dutch HTML page.",
     openapi_extra=GEOJSON_BODY,
     dependencies=[RateLimit],
-    responses={200: {"content": {"text/html": {}}}, **RATE_LIMITED},
+    responses={200: {"content": {"text/html": {}}}, **error_responses(404, 413), **RATE_LIMITED},
 )
 def check(
     session: SessionDep,
@@ -170,7 +181,7 @@ def check_map_html(session: Any, report: check_mod.CheckReport, geom: Any, *, se
     "For larger sets use `gebiedscheck check FILE`.",
     openapi_extra=GEOJSON_BODY,
     dependencies=[RateLimit],
-    responses=RATE_LIMITED,
+    responses={**error_responses(404, 413), **RATE_LIMITED},
 )
 def check_batch(
     session: WriteSessionDep,
