@@ -16,7 +16,15 @@ from service.heat import HeatAtAnswer, HeatStats, heat_at, heat_overlap
 from service.schemas import Policy
 from service.settings import Settings, get_settings
 from service.validation import Repair, validate_polygonal
-from service.zones import MUNICIPALITY, ZONE_CATEGORIES, Natura2000Answer, SourceRef, _source, natura2000_distance
+from service.zones import (
+    MUNICIPALITY,
+    ZONE_CATEGORIES,
+    Natura2000Answer,
+    SourceRef,
+    _loaded,
+    _source,
+    natura2000_distance,
+)
 
 DISCLAIMER = (
     "Quickscan op basis van indicatieve kaartlagen (handmatig gedigitaliseerd uit openbare kennis, niet de "
@@ -234,11 +242,7 @@ def check(
 
 
 def _municipality_loaded(session: Session) -> bool:
-    return bool(
-        session.execute(
-            text("SELECT current_version_id IS NOT NULL FROM layers WHERE slug = :s"), {"s": MUNICIPALITY}
-        ).scalar()
-    )
+    return _loaded(session, MUNICIPALITY)
 
 
 def _str(v: Any) -> str | None:

@@ -22,6 +22,13 @@ def set_as_of(session: Session, as_of: date | None) -> None:
     if as_of > date.today():
         raise InvalidInput(f"as_of={as_of.isoformat()} lies in the future")
     conn = session.connection()
+    # Before the first version of any layer there is nothing to answer with: say so, not "in no zone".
+    loaded = conn.exec_driver_sql(
+        "SELECT EXISTS (SELECT 1 FROM version_activations WHERE at < (%(d)s::date + 1)::timestamptz)",
+        {"d": as_of.isoformat()},
+    ).scalar()
+    if not loaded:
+        raise InvalidInput(f"as_of={as_of.isoformat()} lies before the first layer version was loaded")
     conn.exec_driver_sql("SELECT set_config('gebiedscheck.as_of', %(d)s, false)", {"d": as_of.isoformat()})
     conn.connection.info["gebiedscheck_as_of"] = True
 

@@ -136,8 +136,11 @@ def zones_at(session: Session, loc: Location) -> ZonesAnswer:
 
 
 def _loaded(session: Session, slug: str) -> bool:
+    """Whether the layer had a current version (at ``as_of``, when the session asks for a day)."""
     return bool(
-        session.execute(text("SELECT current_version_id IS NOT NULL FROM layers WHERE slug = :s"), {"s": slug}).scalar()
+        session.execute(
+            text("SELECT gc_version(id, current_version_id) IS NOT NULL FROM layers WHERE slug = :s"), {"s": slug}
+        ).scalar()
     )
 
 

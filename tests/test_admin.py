@@ -233,3 +233,8 @@ def test_logs_hold_no_keys_and_no_uploaded_content(client, keys, caplog) -> None
     assert "/layers/havenkwartier/versions" in text_logged  # the requests were logged ...
     for secret in (keys["good"], keys["revoked"], "gbc_geheim-maar-fout-123456", marker):
         assert secret not in text_logged  # ... but no key and nothing of the file
+
+
+def test_an_upload_without_a_key_is_401_whatever_the_file(client) -> None:
+    r = client.post("/layers/havenkwartier/versions", files={"file": ("file", b"\x00\x01")})
+    assert r.status_code == 401, r.text

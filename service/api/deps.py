@@ -71,7 +71,8 @@ async def heavy_request(request: Request) -> AsyncIterator[None]:
 
 
 RATE_LIMITED: dict[int | str, dict[str, Any]] = {
-    429: {"description": "Too many requests from this client; the Retry-After header says when to retry"}
+    429: {"description": "Too many requests from this client; the Retry-After header says when to retry"},
+    503: {"description": "The database is unavailable, or every heavy-question slot stayed busy too long"},
 }
 RateLimit = Depends(heavy_request)
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

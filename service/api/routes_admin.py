@@ -30,6 +30,11 @@ UPLOAD_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".gml", ".xml", ".tif",
 
 def _audited(request: Request, session: Session, auth: str | None, action: str, target: str, fn: Any) -> Any:
     """Authenticate, run ``fn`` in one transaction, and log the result (a failure in its own transaction)."""
+    return _run(request, session, _actor(request, session, auth, action, target), action, target, fn)
+
+
+def _actor(request: Request, session: Session, auth: str | None, action: str, target: str) -> str:
+    """The key's holder, or 401/403 (logged as refused)."""
     try:
         key = authenticate(session, auth)
     except GebiedscheckError as exc:
@@ -44,8 +49,12 @@ def _audited(request: Request, session: Session, auth: str | None, action: str, 
                 detail={"reason": exc.detail},
             )
         raise
-    actor = f"{key.name} (#{key.id})"
     session.rollback()  # end the read of the key; the write gets a transaction of its own
+    return f"{key.name} (#{key.id})"
+
+
+def _run(request: Request, session: Session, actor: str, action: str, target: str, fn: Any) -> Any:
+    """Run ``fn`` in one transaction and log the result (a failure in its own transaction)."""
     try:
         with session.begin():
             result = fn(actor)
@@ -98,49 +107,57 @@ def upload_version(
     official: Annotated[bool, Form()] = False,
     repair: Annotated[bool, Form()] = False,
 ) -> Any:
+    action = "load_version" + (" (dry run)" if dry_run else "")
+    actor = _actor(request, session, authorization, action, slug)  # the key first: nothing is read without it
+    tmp = Path(tempfile.mkdtemp(prefix="gebiedscheck-upload-"))
+
+    def do(actor: str) -> Any:  # size and format refusals are audited as failed, like load errors
+        named = _receive(request, file, tmp, settings.max_body_bytes)
+        return versions.load_file(
+            session,
+            named,
+            slug=slug,
+            name_field=name_field,
+            layer=gpkg_layer,
+            crs=crs,
+            note=note,
+            provenance=provenance,
+            official=official,
+            dry_run=dry_run,
+            created_by=actor,
+            settings=settings,
+            repair=repair,
+        )
+
+    try:
+        return _run(request, session, actor, action, slug, do)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _receive(request: Request, file: UploadFile, tmp: Path, limit: int) -> Path:
+    """The upload, copied under our own directory (nothing of the user's goes to GDAL as a path)."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-        raise TooLarge(f"the upload is larger than {settings.max_body_bytes} bytes (the limit)")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the upload is larger than {limit} bytes (the limit)")
     name = Path(file.filename or "upload").name
     if not re.fullmatch(r"[A-Za-z0-9._ -]{1,120}", name):
         name = "upload" + Path(name).suffix.lower()[:8]
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise InvalidInput(f"{name}: unknown format; upload .geojson, .gpkg, a zipped Shapefile (.zip) or a GIO (.gml)")
-    tmp = Path(tempfile.mkdtemp(prefix="gebiedscheck-upload-"))
-    try:
-        target = tmp / f"upload{suffix}"  # our own file name: nothing of the user's goes to GDAL as a path
-        size = 0
-        with target.open("wb") as out:
-            while chunk := file.file.read(1 << 20):
-                size += len(chunk)
-                if size > settings.max_body_bytes:
-                    raise TooLarge(f"{name}: larger than {settings.max_body_bytes} bytes (the limit)")
-                out.write(chunk)
-        named = tmp / name if name and "/" not in name else target
-        if named != target:
-            target.rename(named)
-
-        def do(actor: str) -> Any:
-            return versions.load_file(
-                session,
-                named,
-                slug=slug,
-                name_field=name_field,
-                layer=gpkg_layer,
-                crs=crs,
-                note=note,
-                provenance=provenance,
-                official=official,
-                dry_run=dry_run,
-                created_by=actor,
-                settings=settings,
-                repair=repair,
-            )
-
-        return _audited(request, session, authorization, "load_version" + (" (dry run)" if dry_run else ""), slug, do)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    target = tmp / f"upload{suffix}"
+    size = 0
+    with target.open("wb") as out:
+        while chunk := file.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"{name}: larger than {limit} bytes (the limit)")
+            out.write(chunk)
+    named = tmp / name if name and "/" not in name else target
+    if named != target:
+        target.rename(named)
+    return named
 
 
 @router.post(

@@ -14,7 +14,13 @@ from maps.viewer import heat_overlay, state_key, viewer_html
 from service.api.deps import SessionDep, SettingsDep
 from service.errors import ConfigurationError
 
-router = APIRouter(tags=["maps"])
+# Spelled out: a route with an HTML response class would file a `model` under text/html, but errors are JSON.
+_ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}}
+MAP_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A NUL character in the request", "content": _ERROR_JSON},
+    503: {"description": "The database, the map assets or the raster file is missing", "content": _ERROR_JSON},
+}
+router = APIRouter(tags=["maps"], responses=MAP_ERRORS)
 
 
 def mount_static(app: FastAPI) -> None:

@@ -129,7 +129,7 @@ def items(request: Request, session: SessionDep, settings: SettingsDep, slug: st
     q = request.query_params
     _check_params(request, ITEMS_PARAMS)
     set_as_of(session, _date(q.get("as_of") or q.get("datetime")))
-    doc, crs = features.items(
+    doc, feats, crs = features.items_page(
         session,
         slug,
         base=_base(request),
@@ -142,8 +142,11 @@ def items(request: Request, session: SessionDep, settings: SettingsDep, slug: st
         query=str(request.url.query),
     )
     if _wants_html(request):
-        return HTMLResponse(ogc_html.items_html(doc, slug=slug, crs=crs, settings=settings))
-    return _json(doc, "application/geo+json", crs)
+        page = {"type": "FeatureCollection", "features": json.loads(feats), **doc}
+        return HTMLResponse(ogc_html.items_html(page, slug=slug, crs=crs, settings=settings))
+    # PostGIS's GeoJSON goes out as it came: never parsed and encoded again in Python.
+    body = features.page_json(doc, feats)
+    return Response(body, media_type="application/geo+json", headers={"Content-Crs": f"<{crs}>"})
 
 
 @router.get(
