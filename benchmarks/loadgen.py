@@ -77,6 +77,8 @@ def make_request(kind: str, rnd: random.Random) -> tuple[str, str, Any]:
         return "GET", f"/collections/{slug}/items?limit=10", None
     if kind == "layers":
         return "GET", "/layers", None
+    if kind == "trivial":  # no database, no computation: the cost of an HTTP request itself
+        return "GET", "/conformance", None
     raise ValueError(kind)
 
 
@@ -92,6 +94,7 @@ MIX = {
 }
 CHEAP = {"zones": 2, "distance": 1}
 HEAVY = {"heat_overlap": 1, "check": 1}
+TRIVIAL = {"trivial": 1}
 
 
 async def run_mix(

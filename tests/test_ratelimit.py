@@ -38,7 +38,7 @@ def clear_counters(qengine):
         c.execute(text("DELETE FROM rate_counters"))
 
 
-def test_heavy_endpoints_answer_429_past_the_limit(qsettings, clear_counters) -> None:
+def test_heavy_endpoints_answer_429_past_the_limit(qsettings, qengine, clear_counters) -> None:
     _not_at_a_window_edge()
     with TestClient(create_app(qsettings.model_copy(update={"rate_limit_per_minute": 3}))) as client:
         for _ in range(3):
@@ -52,6 +52,10 @@ def test_heavy_endpoints_answer_429_past_the_limit(qsettings, clear_counters) ->
         assert client.get("/heat/overlap?layer=havenkwartier&feature_id=havenkwartier").status_code == 429
         assert all(client.get("/zones/at?lat=53.0&lon=6.569").status_code == 200 for _ in range(10))
         assert client.get("/heat/at?lat=53.0&lon=6.569").status_code == 200
+        again = client.post("/heat/overlap", json=POLYGON)
+        assert again.status_code == 429 and again.json()["detail"].startswith("too many requests: at most 3 a minute")
+    with qengine.connect() as c:  # once over the limit, refused by the worker itself: no more database writes
+        assert c.execute(text("SELECT sum(hits) FROM rate_counters")).scalar_one() == 4
 
 
 def test_two_apps_on_one_database_share_the_count(qsettings, clear_counters) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
@@ -11,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from service.errors import ServiceBusy
+from service.errors import ServiceBusy, TooManyRequests
 from service.settings import Settings
 
 
@@ -46,18 +48,45 @@ def client_id(request: Request) -> str:
     return request.client.host if request.client else "onbekend"
 
 
-def _count(request: Request) -> None:
+def _count(request: Request, client: str) -> None:
     from service import ratelimit
 
     with request.app.state.read_sessionmaker() as session:
-        ratelimit.hit(session, client_id(request), settings=request.app.state.settings)
+        ratelimit.hit(session, client, settings=request.app.state.settings)
+
+
+def _still_blocked(blocked: dict[str, float], client: str, limit: int) -> None:
+    """A client over its limit stays over it until its window ends: refuse on the event loop, no database."""
+    until = blocked.get(client)
+    if until is None:
+        return
+    left = until - time.monotonic()
+    if left <= 0:
+        del blocked[client]
+        return
+    retry = max(1, math.ceil(left))
+    raise TooManyRequests(
+        f"too many requests: at most {limit} a minute to this endpoint per client; try again in {retry} s",
+        retry_after=retry,
+    )
 
 
 async def heavy_request(request: Request) -> AsyncIterator[None]:
     """For the heavy endpoints: count the request against the client's per-minute limit (429 past it), then
     wait for one of the process's few heavy slots, so a burst of heavy questions queues instead of taking
     every CPU from the cheap ones (503 when no slot comes free in time)."""
-    await run_in_threadpool(_count, request)
+    client = client_id(request)
+    blocked: dict[str, float] = request.app.state.__dict__.setdefault("rate_blocked", {})
+    _still_blocked(blocked, client, request.app.state.settings.rate_limit_per_minute)
+    try:
+        await run_in_threadpool(_count, request, client)
+    except TooManyRequests as exc:
+        if len(blocked) > 10_000:  # forget clients whose window has ended
+            now = time.monotonic()
+            for c in [c for c, t in blocked.items() if t <= now]:
+                del blocked[c]
+        blocked[client] = time.monotonic() + exc.retry_after
+        raise
     settings: Settings = request.app.state.settings
     slots: asyncio.Semaphore = request.app.state.heavy_slots
     try:
