@@ -139,3 +139,14 @@ def test_nul_in_a_json_body_is_answered_not_a_500(client) -> None:
         ).status_code
         == 200
     )
+
+
+def test_head_is_answered_like_get_without_a_body(client) -> None:
+    for path in ("/health", "/kaart", "/zones/at?lat=53.0&lon=6.569"):
+        head, get = client.head(path), client.get(path)
+        assert head.status_code == get.status_code == 200 and head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"]
+    assert (
+        client.head("/kaart").headers["content-security-policy"]
+        == client.get("/kaart").headers["content-security-policy"]
+    )

@@ -86,11 +86,21 @@ class RequestContextMiddleware:
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
             await _refuse(send, 400, "the request holds a NUL character (%00)")
             return
+        head = scope["method"] == "HEAD"  # answered as GET without its body (uptime monitors, link checkers)
+        if head:
+            scope = {**scope, "method": "GET"}
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if _ID.match(incoming) else uuid.uuid4().hex[:16]
         token = request_id_var.set(rid)
         started = time.perf_counter()
         state: dict[str, Any] = {"status": 500, "html": False, "start": None, "body": []}
+
+        async def out(message: Any) -> None:  # for HEAD: the GET's headers (CSP included), no body
+            if head and message["type"] == "http.response.body":
+                if message.get("more_body"):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
 
         async def send_wrapper(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -102,7 +112,7 @@ class RequestContextMiddleware:
                 if ctype.startswith(b"text/html"):
                     state["html"], state["start"] = True, message  # held until the body is complete
                     return
-                await send(message)
+                await out(message)
             elif message["type"] == "http.response.body" and state["html"]:
                 state["body"].append(message.get("body", b""))
                 if message.get("more_body"):
@@ -110,17 +120,17 @@ class RequestContextMiddleware:
                 body = b"".join(state["body"])
                 csp = content_security_policy(body.decode("utf-8", "replace"), self.tile_hosts)
                 start = state["start"]
-                await send({**start, "headers": [*start["headers"], (b"content-security-policy", csp.encode())]})
-                await send({"type": "http.response.body", "body": body})
+                await out({**start, "headers": [*start["headers"], (b"content-security-policy", csp.encode())]})
+                await out({"type": "http.response.body", "body": body})
             else:
-                await send(message)
+                await out(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
             log.info(
                 "%s %s %s %.1f ms",
-                scope["method"],
+                "HEAD" if head else scope["method"],
                 scope["path"],
                 state["status"],
                 (time.perf_counter() - started) * 1000,
