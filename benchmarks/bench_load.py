@@ -35,7 +35,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.loadgen import CHEAP, HEAVY, MIX, TRIVIAL, Stats, percentile, run_mix  # noqa: E402
+from benchmarks.loadgen import CHEAP, HEAVY, MIX, TRIVIAL, Stats, percentile, run_mix, wait_until_up  # noqa: E402
 from service.database import drop_database, init_database, libpq_url, make_engine, session_scope  # noqa: E402
 from service.embedded import resolve_database_url  # noqa: E402
 from service.loading import load_defaults  # noqa: E402
@@ -65,15 +65,7 @@ class Server:
         }
         cmd = [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port), "--workers", str(workers)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
-        for _ in range(300):
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise SystemExit("the server did not start")
+        wait_until_up(self.base)
         self.samples: list[tuple[float, float]] = []
         self._stop = threading.Event()
 

@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from benchmarks.loadgen import wait_until_up  # noqa: E402
 from service.database import drop_database, init_database, make_engine, make_sessionmaker, session_scope  # noqa: E402
 from service.embedded import resolve_database_url  # noqa: E402
 from service.geo import ParsedGeometry, location, to_wgs84_geojson  # noqa: E402
@@ -203,12 +204,7 @@ def bench_server(db_url: str, data_dir: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_until_up(base)
         rnd = random.Random(9)
         zone_urls = [
             f"/zones/at?lat={rnd.uniform(52.96, 53.02):.6f}&lon={rnd.uniform(6.50, 6.62):.6f}" for _ in range(1000)

@@ -33,6 +33,19 @@ class Stats:
         return [x for k, v in self.latencies.items() if kinds is None or k in kinds for x in v]
 
 
+def wait_until_up(base: str, *, seconds: float = 30) -> None:
+    """Wait until ``base``/health answers 200 (a server just started in another process)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{base} did not answer /health within {seconds:g} s")
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return math.nan

@@ -187,7 +187,7 @@ def check(
                     ),
                 )
             )
-    if in_municipality is None and _municipality_loaded(session):
+    if in_municipality is None and _loaded(session, MUNICIPALITY):
         in_municipality = False  # farther from the municipality than its boundary's accuracy
     if in_municipality is False:
         warnings.append(
@@ -239,10 +239,6 @@ def check(
         repaired=repaired,
         generated_at=datetime.now(UTC),
     )
-
-
-def _municipality_loaded(session: Session) -> bool:
-    return _loaded(session, MUNICIPALITY)
 
 
 def _str(v: Any) -> str | None:

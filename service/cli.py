@@ -199,16 +199,16 @@ def serve(
     from service.logs import log_config
 
     h, p, w = host or settings.host, port or settings.port, workers or settings.workers
-    logging = log_config(settings.log_level)
+    log_cfg = log_config(settings.log_level)
     err.print(f"Gebiedscheck Assen draait op http://{h}:{p} (API-documentatie: http://{h}:{p}/docs)")
     if w > 1:
         # Each worker builds its own app from the environment: hand it the database resolved here.
         os.environ["DATABASE_URL"] = settings.effective_database_url
         uvicorn.run(
-            "service.api.app:create_app", factory=True, host=h, port=p, workers=w, log_config=logging
+            "service.api.app:create_app", factory=True, host=h, port=p, workers=w, log_config=log_cfg
         )
     else:
-        uvicorn.run(create_app(settings), host=h, port=p, log_config=logging)
+        uvicorn.run(create_app(settings), host=h, port=p, log_config=log_cfg)
 
 
 from service import cli_questions  # noqa: E402  (registers the question commands)

@@ -148,10 +148,9 @@ def _geom_sql(srid: int, lat_first: bool) -> str:
     return f"ST_AsGeoJSON({g}, {precision}, 0)"  # options 0: no 'crs' member (Content-Crs says it)
 
 
-def items(session: Session, slug: str, **kw: Any) -> tuple[dict[str, Any], str]:
-    """A FeatureCollection page as a dict (for the HTML view and tests) and the Content-Crs URI."""
-    doc, feats, uri = items_page(session, slug, **kw)
-    return {"type": "FeatureCollection", "features": json.loads(feats), **doc}, uri
+def feature_collection(doc: dict[str, Any], features_json: str) -> dict[str, Any]:
+    """The page as a dict (for the HTML view): the one place its features are parsed in Python."""
+    return {"type": "FeatureCollection", "features": json.loads(features_json), **doc}
 
 
 def page_json(doc: dict[str, Any], features_json: str) -> str:

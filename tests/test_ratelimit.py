@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from benchmarks.loadgen import wait_until_up
 from service.api.app import create_app
 from tests.test_embedded import free_port
 
@@ -78,16 +79,10 @@ def test_serve_with_two_workers(qsettings, clear_counters) -> None:
         "GEBIEDSCHECK_LOG_LEVEL": "warning",
     }
     cli = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"]
-    proc = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        wait_until_up(base)
         import psutil
 
         children = psutil.Process(proc.pid).children()

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.heavy_slots = asyncio.Semaphore(settings.heavy_concurrency)
+        app.state.rate_blocked = {}  # client -> until when (monotonic) it is over its limit, per worker
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.read_sessionmaker = make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
         try:

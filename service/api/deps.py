@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from service import ratelimit
 from service.errors import ServiceBusy, TooManyRequests
 from service.settings import Settings
 
@@ -49,8 +50,6 @@ def client_id(request: Request) -> str:
 
 
 def _count(request: Request, client: str) -> None:
-    from service import ratelimit
-
     with request.app.state.read_sessionmaker() as session:
         ratelimit.hit(session, client, settings=request.app.state.settings)
 
@@ -76,7 +75,7 @@ async def heavy_request(request: Request) -> AsyncIterator[None]:
     wait for one of the process's few heavy slots, so a burst of heavy questions queues instead of taking
     every CPU from the cheap ones (503 when no slot comes free in time)."""
     client = client_id(request)
-    blocked: dict[str, float] = request.app.state.__dict__.setdefault("rate_blocked", {})
+    blocked: dict[str, float] = request.app.state.rate_blocked
     _still_blocked(blocked, client, request.app.state.settings.rate_limit_per_minute)
     try:
         await run_in_threadpool(_count, request, client)

@@ -142,7 +142,7 @@ def items(request: Request, session: SessionDep, settings: SettingsDep, slug: st
         query=str(request.url.query),
     )
     if _wants_html(request):
-        page = {"type": "FeatureCollection", "features": json.loads(feats), **doc}
+        page = features.feature_collection(doc, feats)
         return HTMLResponse(ogc_html.items_html(page, slug=slug, crs=crs, settings=settings))
     # PostGIS's GeoJSON goes out as it came: never parsed and encoded again in Python.
     body = features.page_json(doc, feats)
