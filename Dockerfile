@@ -15,11 +15,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GEBIEDSCHECK_PORT=8000
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY service ./service
 COPY maps ./maps
 COPY --from=assets /assets/node_modules ./maps/assets/node_modules
-RUN pip install --no-cache-dir -e .
+# The versions of requirements.lock (the ones `make audit` checks), as constraints
+RUN pip install --no-cache-dir -c requirements.lock -e .
 COPY layers ./layers
 COPY docker/entrypoint.sh /usr/local/bin/gebiedscheck-entrypoint
 RUN chmod +x /usr/local/bin/gebiedscheck-entrypoint && useradd --system --uid 10001 gebiedscheck \

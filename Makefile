@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint pytest bench layers clean-data
+.PHONY: install run test lint audit lock pytest bench layers clean-data
 
 install:
 	@bash scripts/bootstrap.sh
@@ -16,22 +16,30 @@ run: install
 	$(BIN)/gebiedscheck layers load-defaults
 	$(BIN)/gebiedscheck serve --host $(HOST) --port $(PORT)
 
-## The whole test suite (lint, types, tests) against a throwaway PostGIS database
-test: install lint pytest
+## The whole test suite (lint, types, known vulnerabilities, tests) against a throwaway PostGIS database
+test: install lint audit pytest
 
 lint:
-	$(BIN)/ruff check service maps tests benchmarks layers
+	$(BIN)/ruff check service maps tests benchmarks layers scripts
 	$(BIN)/mypy
+
+## pip-audit on requirements.lock against PyPI's vulnerability service; skips with one line when it is unreachable
+audit: install
+	$(BIN)/python scripts/audit.py
+
+## Rewrite requirements.lock from pyproject.toml in a fresh temp venv (then `make install` applies it)
+lock:
+	@bash scripts/lock.sh
 
 pytest:
 	$(BIN)/pytest
 
 ## Side-by-side speed ratios (see benchmarks/README.md); adds the `bench` extra (tipg, from PyPI) to $(VENV) first
 bench: install
-	@stamp="$(VENV)/.bench-installed-$$(sha256sum pyproject.toml | cut -c1-16)"; \
+	@stamp="$(VENV)/.bench-installed-$$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"; \
 	if [ ! -f "$$stamp" ]; then \
 		echo "bench: installing the bench extra (tipg) into $(VENV)"; \
-		$(BIN)/pip install -q -e ".[dev,bench]" && rm -f "$(VENV)"/.bench-installed-* && touch "$$stamp"; \
+		$(BIN)/pip install -q -c requirements.lock -e ".[dev,bench]" && rm -f "$(VENV)"/.bench-installed-* && touch "$$stamp"; \
 	fi
 	$(BIN)/python benchmarks/run.py
 

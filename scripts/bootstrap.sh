@@ -65,11 +65,17 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "bootstrap: creating $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
-stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# The exact versions of requirements.lock (scripts/lock.sh, `make lock`), as constraints: CI and every developer get
+# the same releases, and `make audit` checks those. A change to pyproject.toml or to the lock reinstalls.
+if [ ! -f requirements.lock ]; then
+    echo "bootstrap: requirements.lock is missing; run 'make lock' to write it" >&2
+    exit 1
+fi
+stamp="$VENV/.installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-    echo "bootstrap: installing Python packages into $VENV"
-    "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q -e ".[dev]"
+    echo "bootstrap: installing Python packages into $VENV (versions of requirements.lock)"
+    "$VENV/bin/pip" install -q -c requirements.lock --upgrade pip setuptools
+    "$VENV/bin/pip" install -q -c requirements.lock -e ".[dev]"
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 fi

@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from service.errors import InvalidInput
+from service.errors import GebiedscheckError, InvalidInput
 from service.geo import RD, WGS84, ParsedGeometry, _to_wgs84, location, parse_crs
-from service.loading import _plain
+from service.safeopen import Kind, read_frame, staged
+from service.settings import Settings
+from service.vectorload import plain_value
 
 LAT_NAMES = ("lat", "latitude", "breedte", "breedtegraad")
 LON_NAMES = ("lon", "lng", "long", "longitude", "lengte", "lengtegraad")
@@ -25,31 +27,36 @@ def _pick(fields: Sequence[str], names: tuple[str, ...]) -> str | None:
 
 
 def read_initiatives(
-    path: Path, *, crs: str | None = None, layer: str | None = None, max_vertices: int = 250_000
+    path: Path,
+    *,
+    crs: str | None = None,
+    layer: str | None = None,
+    max_vertices: int = 250_000,
+    settings: Settings | None = None,
 ) -> list[ParsedGeometry]:
-    """Initiatives from a GeoJSON, GeoPackage (CRS from the file) or CSV (lat/lon, or x/y with RD)."""
-    if not path.exists():
-        raise InvalidInput(f"{path}: file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _read_csv(path, crs=crs)
-    if suffix not in (".geojson", ".json", ".gpkg"):
-        raise InvalidInput(f"{path.name}: unknown format; use .geojson, .gpkg or .csv")
-    import geopandas as gpd
-
+    """Initiatives from a GeoJSON, GeoPackage, zipped Shapefile (CRS from the file) or CSV (lat/lon, or x/y
+    with RD), read through the safe path (:mod:`service.safeopen`): these are files planners receive from
+    others, so they are as hostile as any upload."""
+    allowed = (Kind.GEOJSON, Kind.GPKG, Kind.SHAPEFILE, Kind.CSV)
     try:
-        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
-    except Exception as exc:
-        raise InvalidInput(f"{path.name}: cannot be read ({exc})") from exc
+        with staged(path, allowed=allowed, settings=settings) as st:
+            if st.kind is Kind.CSV:
+                return _read_csv(st.path, crs=crs, name=st.source_name)
+            gdf = read_frame(st, layer=layer, settings=settings)
+    except InvalidInput:
+        raise
+    except GebiedscheckError as exc:  # a file that cannot be read is the input's fault here
+        raise InvalidInput(exc.detail, cause=exc.cause) from exc
     if gdf.crs is None:
         raise InvalidInput(f"{path.name}: the file states no CRS; it is never guessed")
     if len(gdf) == 0:
         raise InvalidInput(f"{path.name}: the file has no features")
     if gdf.crs.to_epsg() != 28992:
         gdf = gdf.to_crs(28992)
+    attributes = [c for c in gdf.columns if c != gdf.geometry.name]
+    columns = {c: gdf[c].tolist() for c in attributes}  # by name: any field name a GIS file may hold
     out = []
-    for i, row in enumerate(gdf.itertuples(index=False), start=1):
-        geom = row.geometry
+    for i, geom in enumerate(gdf.geometry.tolist(), start=1):
         if geom is None or geom.is_empty:
             raise InvalidInput(f"{path.name}: feature {i} has no geometry")
         n = int(shapely.get_num_coordinates(geom))
@@ -57,12 +64,12 @@ def read_initiatives(
             raise InvalidInput(f"{path.name}: feature {i} has more than {max_vertices} vertices")
         if not all(math.isfinite(v) for v in geom.bounds):
             raise InvalidInput(f"{path.name}: feature {i} has coordinates that are not finite numbers")
-        props = {k: _plain(getattr(row, k)) for k in gdf.columns if k != "geometry"}
+        props = {str(k): plain_value(columns[k][i - 1]) for k in attributes}
         out.append(ParsedGeometry(geom=geom, crs_in=RD, properties=props, vertex_count=n))
     return out
 
 
-def _read_csv(path: Path, *, crs: str | None) -> list[ParsedGeometry]:
+def _read_csv(path: Path, *, crs: str | None, name: str) -> list[ParsedGeometry]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         sample = fh.read(4096)
         fh.seek(0)
@@ -75,10 +82,10 @@ def _read_csv(path: Path, *, crs: str | None) -> list[ParsedGeometry]:
         lat_f, lon_f = _pick(fields, LAT_NAMES), _pick(fields, LON_NAMES)
         x_f, y_f = _pick(fields, ("x",)), _pick(fields, ("y",))
         if not ((lat_f and lon_f) or (x_f and y_f)):
-            raise InvalidInput(f"{path.name}: needs lat/lon columns (WGS84) or x/y columns (RD); found {fields}")
+            raise InvalidInput(f"{name}: needs lat/lon columns (WGS84) or x/y columns (RD); found {fields}")
         use_xy = not (lat_f and lon_f)
         if use_xy and parse_crs(crs, default=RD) != RD:
-            raise InvalidInput(f"{path.name}: x/y columns are read as RD (EPSG:28992)")
+            raise InvalidInput(f"{name}: x/y columns are read as RD (EPSG:28992)")
         out = []
         for i, rec in enumerate(reader, start=2):
             try:
@@ -87,9 +94,9 @@ def _read_csv(path: Path, *, crs: str | None) -> list[ParsedGeometry]:
                 else:
                     loc = location(lat=_num(rec[lat_f]), lon=_num(rec[lon_f]), crs=WGS84)
             except InvalidInput as exc:
-                raise InvalidInput(f"{path.name}, line {i}: {exc.detail}") from exc
+                raise InvalidInput(f"{name}, line {i}: {exc.detail}") from exc
             except (ValueError, TypeError) as exc:
-                raise InvalidInput(f"{path.name}, line {i}: coordinates are not numbers") from exc
+                raise InvalidInput(f"{name}, line {i}: coordinates are not numbers") from exc
             props = {k: v for k, v in rec.items() if k not in (lat_f, lon_f, x_f, y_f) and k is not None}
             out.append(
                 ParsedGeometry(
@@ -97,7 +104,7 @@ def _read_csv(path: Path, *, crs: str | None) -> list[ParsedGeometry]:
                 )
             )
     if not out:
-        raise InvalidInput(f"{path.name}: no rows")
+        raise InvalidInput(f"{name}: no rows")
     return out
 
 
@@ -107,14 +114,33 @@ def _num(v: str | None) -> float:
     return float(v.strip().replace(",", ".")) if v.count(",") == 1 and "." not in v else float(v)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A cell that a spreadsheet would run as a formula, made text (OWASP CSV injection: a leading ')."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_results(frame: pd.DataFrame, items: list[ParsedGeometry], out: Path) -> None:
-    """GeoPackage (with geometry, EPSG:28992) or CSV (with lat/lon of a point on each initiative)."""
+    """GeoPackage (with geometry, EPSG:28992) or CSV (with lat/lon of a point on each initiative).
+
+    In CSV, text cells that start with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return get a leading
+    ``'`` so no spreadsheet runs them; numbers stay numbers. The GeoPackage keeps every value as it is.
+    """
     suffix = out.suffix.lower()
     if suffix == ".csv":
         pts = shapely.point_on_surface(np.asarray([i.geom for i in items], dtype=object))
         xy = shapely.get_coordinates(pts)
         lon, lat = _to_wgs84().transform(xy[:, 0], xy[:, 1])
-        frame.assign(lat=np.round(lat, 7), lon=np.round(lon, 7)).to_csv(out, index=False)
+        safe = frame.copy()
+        for column in safe.columns:
+            if not (pd.api.types.is_numeric_dtype(safe[column]) or pd.api.types.is_bool_dtype(safe[column])):
+                safe[column] = safe[column].map(csv_safe)
+        safe.columns = [str(csv_safe(str(c))) for c in safe.columns]
+        safe.assign(lat=np.round(lat, 7), lon=np.round(lon, 7)).to_csv(out, index=False)
         return
     if suffix != ".gpkg":
         raise InvalidInput(f"{out.name}: write .gpkg or .csv")

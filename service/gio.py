@@ -5,14 +5,14 @@
 `geo:naam` and `geo:geometrie/basisgeo:Geometrie` (http://www.geostandaarden.nl/basisgeometrie/1.0) holding GML
 3.2 surfaces in EPSG:28992. The expression becomes the version's source identifier, so answers cite the GIO.
 
-Parsing is safe: a DOCTYPE (and so any entity) is refused before parsing, and the parser resolves nothing
-and fetches nothing.
+Parsing is safe: a DOCTYPE (and so any entity) is refused before parsing, and the parser (defusedxml, which
+forbids DTDs, entities and external references) resolves nothing and fetches nothing.
 """
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
+import xml.etree.ElementTree as ET  # types only: parsing goes through defusedxml
 from pathlib import Path
 
 import shapely
@@ -68,27 +68,34 @@ def _surfaces(geom_el: ET.Element, name: str) -> list[shapely.Polygon]:
     return polys
 
 
-def read_gio(path: Path) -> Gio:
+def read_gio(path: Path, *, name: str | None = None) -> Gio:
+    """The GIO in ``path`` (``name``: the file name to use in messages)."""
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
+    shown = name or path.name
+    if path.stat().st_size > MAX_BYTES:
+        raise LayerLoadError(f"{shown}: larger than {MAX_BYTES} bytes")
     data = path.read_bytes()
-    if len(data) > MAX_BYTES:
-        raise LayerLoadError(f"{path.name}: larger than {MAX_BYTES} bytes")
     if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
-        raise LayerLoadError(f"{path.name}: a DOCTYPE or ENTITY declaration is not accepted in a GIO")
+        raise LayerLoadError(f"{shown}: a DOCTYPE or ENTITY declaration is not accepted in a GIO")
     try:
-        root = ET.fromstring(data)
+        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except ET.ParseError as exc:
-        raise LayerLoadError(f"{path.name}: not well-formed XML ({exc})", cause=exc) from exc
+        raise LayerLoadError(f"{shown}: not well-formed XML ({exc})", cause=exc) from exc
+    except DefusedXmlException as exc:
+        raise LayerLoadError(f"{shown}: the XML declares what a GIO may not ({exc})", cause=exc) from exc
     if root.tag != f"{{{NS['geo']}}}GeoInformatieObjectVaststelling":
-        raise LayerLoadError(f"{path.name}: not a geo:GeoInformatieObjectVaststelling (root is {root.tag})")
+        raise LayerLoadError(f"{shown}: not a geo:GeoInformatieObjectVaststelling (root is {root.tag})")
     version = root.find(".//geo:GeoInformatieObjectVersie", NS)
     if version is None:
-        raise LayerLoadError(f"{path.name}: no geo:GeoInformatieObjectVersie")
+        raise LayerLoadError(f"{shown}: no geo:GeoInformatieObjectVersie")
     work, expr = version.findtext("geo:FRBRWork", None, NS), version.findtext("geo:FRBRExpression", None, NS)
     if not work or not expr:
-        raise LayerLoadError(f"{path.name}: geo:FRBRWork and geo:FRBRExpression are required")
+        raise LayerLoadError(f"{shown}: geo:FRBRWork and geo:FRBRExpression are required")
     names, geoms = [], []
     for i, loc in enumerate(version.iter(f"{{{NS['geo']}}}Locatie"), start=1):
-        label = f"{path.name}, locatie {i}"
+        label = f"{shown}, locatie {i}"
         name = (loc.findtext("geo:naam", None, NS) or "").strip() or f"Locatie {i}"
         geom_el = loc.find("geo:geometrie/basisgeo:Geometrie/basisgeo:geometrie", NS)
         if geom_el is None or len(geom_el) == 0:
@@ -99,5 +106,5 @@ def read_gio(path: Path) -> Gio:
         names.append(name)
         geoms.append(shapely.MultiPolygon(_surfaces(geom_el, label)))
     if not geoms:
-        raise LayerLoadError(f"{path.name}: the GIO has no geo:Locatie")
+        raise LayerLoadError(f"{shown}: the GIO has no geo:Locatie")
     return Gio(work=work.strip(), expression=expr.strip(), names=names, geometries=geoms)

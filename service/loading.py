@@ -7,14 +7,9 @@ Loading a file whose sha256 equals the current version's creates no new version.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import math
-import re
 import shutil
-import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,44 +19,14 @@ from sqlalchemy.orm import Session
 
 from service.errors import LayerLoadError
 from service.manifest import Manifest, ManifestLayer, read_manifest
+from service.rasterload import PreparedRaster, read_raster, write_hotspots
 from service.settings import Settings, get_settings
+from service.vectorload import PreparedVector, read_vector
 
 log = logging.getLogger(__name__)
 
 RD_EPSG = 28992
 MAX_PART_VERTICES = 256  # as migration 0002
-# The area of use of EPSG:28992 (the Netherlands, with a margin), in RD metres.
-RD_BOUNDS = (-7_000.0, 289_000.0, 300_000.0, 629_000.0)
-MAX_REASONS = 10
-
-
-@dataclass
-class PreparedFeature:
-    fid: str
-    name: str
-    properties: dict[str, Any]
-    wkb: bytes
-    area_m2: float
-
-
-@dataclass
-class PreparedVector:
-    path: Path
-    sha256: str
-    features: list[PreparedFeature] = field(default_factory=list)
-    repairs: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def total_area_m2(self) -> float:
-        return sum(f.area_m2 for f in self.features)
-
-
-@dataclass
-class PreparedRaster:
-    path: Path
-    sha256: str
-    metadata: dict[str, Any]
-    source_name: str | None = None  # the user's file name when ``path`` is our converted copy
 
 
 class LoadResult(BaseModel):
@@ -75,195 +40,11 @@ class LoadResult(BaseModel):
     repairs: list[dict[str, Any]] = []
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def slugify(value: str) -> str:
-    ascii_ = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-") or "feature"
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-safe Python value from a pandas/numpy cell (NaN and NaT become None)."""
-    if value is None:
-        return None
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
-def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise LayerLoadError(f"{path.name}: file not found ({path})")
-    if not path.is_file():
-        raise LayerLoadError(f"{path.name}: not a file ({path})")
-
-
-def read_vector(
-    path: Path,
-    *,
-    name_field: str = "name",
-    id_field: str | None = None,
-    layer: str | None = None,
-    crs: str | None = None,
-    rename: dict[str, str] | None = None,
-    repair: bool = False,
-) -> PreparedVector:
-    """Read and validate a polygon layer: known CRS, polygonal, non-empty, valid, inside the RD area."""
-    import geopandas as gpd
-    import pyogrio
-    import shapely
-    from shapely.validation import explain_validity
-
-    _check_readable(path)
-    try:
-        if layer is None:
-            names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
-            if len(names) > 1:
-                raise LayerLoadError(f"{path.name}: holds {len(names)} layers ({', '.join(names)}); choose one")
-        gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
-    except LayerLoadError:
-        raise
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise LayerLoadError(f"{path.name}: cannot be read as a vector layer ({exc})", cause=exc) from exc
-    if rename:
-        gdf = gdf.rename(columns=rename)
-    if crs is not None:
-        if gdf.crs is None:
-            gdf = gdf.set_crs(crs)
-        elif gdf.crs.to_epsg() != int(crs.split(":")[-1]):
-            raise LayerLoadError(f"{path.name}: the file says {gdf.crs.to_string()}, but --crs says {crs}")
-    if gdf.crs is None:
-        raise LayerLoadError(
-            f"{path.name}: the file states no coordinate reference system; it is never guessed (give --crs)"
-        )
-    epsg = gdf.crs.to_epsg()
-    if epsg != RD_EPSG:
-        try:
-            gdf = gdf.to_crs(RD_EPSG)
-        except Exception as exc:
-            raise LayerLoadError(f"{path.name}: cannot reproject from {gdf.crs} to EPSG:28992", cause=exc) from exc
-    if len(gdf) == 0:
-        raise LayerLoadError(f"{path.name}: the layer has no features")
-    if name_field not in gdf.columns:
-        raise LayerLoadError(f"{path.name}: no name field {name_field!r} (fields: {', '.join(map(str, gdf.columns))})")
-
-    prepared = PreparedVector(path=path, sha256=file_sha256(path))
-    problems: list[str] = []
-    seen: set[str] = set()
-    minx, miny, maxx, maxy = RD_BOUNDS
-    for i, row in enumerate(gdf.itertuples(index=False), start=1):
-        geom = getattr(row, "geometry", None)
-        raw_name = _plain(getattr(row, name_field))
-        label = f"feature {i}" + (f" ({raw_name})" if raw_name else "")
-        if not raw_name:
-            problems.append(f"{label}: empty name in field {name_field!r}")
-        if geom is None or geom.is_empty:
-            problems.append(f"{label}: empty geometry")
-            continue
-        if geom.geom_type not in ("Polygon", "MultiPolygon"):
-            problems.append(f"{label}: geometry is a {geom.geom_type}, not a polygon")
-            continue
-        if not geom.is_valid:
-            reason = explain_validity(geom)
-            if not repair:
-                problems.append(f"{label}: invalid geometry: {reason} (--repair applies ST_MakeValid)")
-                continue
-            fixed = shapely.make_valid(geom)
-            polys = [p for p in shapely.get_parts(fixed) if p.geom_type == "Polygon" and not p.is_empty]
-            if not polys:
-                problems.append(f"{label}: invalid geometry: {reason}; repairing leaves no polygon")
-                continue
-            before = float(geom.area)
-            geom = shapely.MultiPolygon(polys)
-            prepared.repairs.append(
-                {
-                    "feature": str(raw_name),
-                    "reason": reason,
-                    "area_before_m2": round(before, 2),
-                    "area_after_m2": round(float(geom.area), 2),
-                    "area_change_m2": round(float(geom.area) - before, 2),
-                }
-            )
-        bx0, by0, bx1, by1 = geom.bounds
-        if bx0 < minx or by0 < miny or bx1 > maxx or by1 > maxy:
-            problems.append(f"{label}: lies outside the area of use of EPSG:28992 (bounds {geom.bounds})")
-            continue
-        props = {str(k): _plain(getattr(row, k)) for k in gdf.columns if k not in ("geometry", name_field)}
-        fid = str(_plain(getattr(row, id_field))) if id_field else slugify(str(raw_name))
-        base, n = fid, 2
-        while fid in seen:
-            fid, n = f"{base}-{n}", n + 1
-        seen.add(fid)
-        multi = geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
-        prepared.features.append(
-            PreparedFeature(
-                fid=fid, name=str(raw_name), properties=props, wkb=shapely.to_wkb(multi), area_m2=float(multi.area)
-            )
-        )
-    if problems:
-        shown = "; ".join(problems[:MAX_REASONS])
-        more = f" (and {len(problems) - MAX_REASONS} more)" if len(problems) > MAX_REASONS else ""
-        raise LayerLoadError(f"{path.name}: {len(problems)} invalid feature(s): {shown}{more}")
-    return prepared
-
-
-def read_raster(path: Path, *, unit: str | None = None) -> PreparedRaster:
-    """Open and describe a single-band GeoTIFF in EPSG:28992 (reprojection arrives with layer management)."""
-    import numpy as np
-    import rasterio
-    from rasterio.errors import RasterioIOError
-
-    _check_readable(path)
-    try:
-        with rasterio.Env(), rasterio.open(path) as src:
-            if src.crs is None:
-                raise LayerLoadError(f"{path.name}: the raster states no coordinate reference system")
-            if src.crs.to_epsg() != RD_EPSG:
-                raise LayerLoadError(f"{path.name}: the raster is in {src.crs}, expected EPSG:28992")
-            band = src.read(1, masked=True)
-            valid = band.compressed()
-            if valid.size == 0:
-                raise LayerLoadError(f"{path.name}: the raster holds no valid cells")
-            if not np.isfinite(valid).all():
-                raise LayerLoadError(f"{path.name}: the raster holds NaN or infinite values outside nodata")
-            meta = {
-                "crs": "EPSG:28992",
-                "width": src.width,
-                "height": src.height,
-                "cell_size_m": [abs(src.res[0]), abs(src.res[1])],
-                "bounds": list(src.bounds),
-                "dtype": src.dtypes[0],
-                "nodata": src.nodata,
-                "min": float(valid.min()),
-                "max": float(valid.max()),
-                "mean": float(valid.mean()),
-                "unit": unit,
-                "driver": src.driver,
-                "tiled": bool(src.profile.get("tiled", False)),
-                "overviews": src.overviews(1),
-            }
-    except RasterioIOError as exc:
-        raise LayerLoadError(f"{path.name}: cannot be read as a raster ({exc})", cause=exc) from exc
-    return PreparedRaster(path=path, sha256=file_sha256(path), metadata=meta)
-
-
-def prepare(spec: ManifestLayer, base: Path) -> PreparedVector | PreparedRaster:
+def prepare(spec: ManifestLayer, base: Path, *, settings: Settings | None = None) -> PreparedVector | PreparedRaster:
     path = spec.path(base)
     if spec.kind == "raster":
-        return read_raster(path, unit=spec.unit)
-    return read_vector(path, name_field=spec.name_field, id_field=spec.id_field)
+        return read_raster(path, unit=spec.unit, settings=settings)
+    return read_vector(path, name_field=spec.name_field, id_field=spec.id_field, settings=settings)
 
 
 def upsert_layer(session: Session, spec: ManifestLayer) -> int:
@@ -459,39 +240,6 @@ def write_version(
     return LoadResult(**base, status="created", version=number, feature_count=count, repairs=repairs)
 
 
-def write_hotspots(session: Session, *, version_id: int, raster_path: Path, threshold_c: float) -> int:
-    """Polygonise the raster's cells at or above ``threshold_c`` into heat_hotspots (subdivided)."""
-    import numpy as np
-    import rasterio
-    import shapely
-    from rasterio.features import shapes
-
-    with rasterio.Env(), rasterio.open(raster_path) as src:
-        band = src.read(1, masked=True)
-        hot = (~np.ma.getmaskarray(band)) & (band.filled(-np.inf) >= threshold_c)
-        polys = [
-            shapely.geometry.shape(geom)
-            for geom, value in shapes(hot.astype("uint8"), mask=hot, transform=src.transform)
-            if value == 1
-        ]
-    session.execute(
-        text(
-            "UPDATE layer_versions SET metadata = metadata || jsonb_build_object('hotspot_threshold_c', "
-            "CAST(:t AS float8)) WHERE id = :v"
-        ),
-        {"v": version_id, "t": threshold_c},
-    )
-    if polys:
-        session.execute(
-            text(
-                "INSERT INTO heat_hotspots (version_id, threshold_c, geom) "
-                "SELECT :v, :t, (ST_Dump(ST_Subdivide(ST_GeomFromWKB(:wkb, 28992), :n))).geom"
-            ),
-            [{"v": version_id, "t": threshold_c, "wkb": shapely.to_wkb(p), "n": MAX_PART_VERTICES} for p in polys],
-        )
-    return len(polys)
-
-
 def resolve_raster(stored: str | None, settings: Settings | None = None) -> Path | None:
     """A version's raster file: where it was stored, or (when the data dir moved) the same content-addressed
     file in the current data dir's raster store."""
@@ -559,7 +307,7 @@ def load_defaults(
     manifest = read_manifest(settings.layers_dir)
     prepared = []
     for spec in manifest.layers:
-        prepared.append((spec, prepare(spec, settings.layers_dir)))
+        prepared.append((spec, prepare(spec, settings.layers_dir, settings=settings)))
         if progress:
             progress(spec.slug)
     results = []

@@ -60,6 +60,31 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Heavy questions (heat overlap, check, batch) run at once per worker process"
     )
     heavy_wait_s: float = Field(default=30.0, description="How long a heavy question waits for its turn (then 503)")
+    # Hostile files and clients: every limit is checked before the work it bounds
+    max_raster_cells: int = Field(
+        default=1_000_000_000,
+        description="Largest raster accepted for a load: width x height x bands, read from the header (the "
+        "national 10 m UHI raster is ~910 M cells)",
+    )
+    max_load_features: int = Field(default=2_000_000, description="Most features in one vector layer file")
+    max_load_vertices: int = Field(default=100_000_000, description="Most vertices in one vector layer file")
+    max_zip_entries: int = Field(default=200, description="Most entries in an uploaded zip")
+    max_zip_depth: int = Field(default=8, description="Deepest folder nesting in an uploaded zip")
+    max_zip_name_length: int = Field(default=200, description="Longest entry name in an uploaded zip (characters)")
+    body_timeout_s: float = Field(default=120.0, description="Time a client has to send a whole request body")
+    body_idle_timeout_s: float = Field(default=15.0, description="Longest pause between two parts of a request body")
+    keepalive_timeout_s: int = Field(default=5, description="Idle keep-alive connections are closed after this")
+    max_header_bytes: int = Field(default=16_384, description="Largest request head (request line and headers)")
+    graceful_shutdown_s: int = Field(default=20, description="On SIGTERM, how long running requests may finish")
+    auth_failures_per_minute: int = Field(
+        default=10, description="Wrong API keys a minute from one client before it gets 429"
+    )
+    validation_timeout_ms: int = Field(
+        default=5_000, description="Time budget to validate (and repair) one geometry (422 'too complex' past it)"
+    )
+    viewer_max_vertices: int = Field(
+        default=300_000, description="Most vertices the public viewer page carries (simplified harder above it)"
+    )
     # Maps
     basemap: str = Field(default="pdok", description="'pdok' (BRT-Achtergrondkaart grijs + standaard) or 'osm'")
     tile_url: str | None = Field(default=None, description="Own XYZ tile URL (replaces the basemap choice)")

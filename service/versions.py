@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +11,17 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.catalog import get_layer
-from service.errors import InvalidInput, LayerLoadError, NotFound
-from service.formats import GIO_SUFFIXES, VECTOR_SUFFIXES, mapped_name_field, unpacked
-from service.geo import parse_crs
+from service.errors import InvalidInput, NotFound
 from service.gio import Gio, read_gio
-from service.loading import LoadResult, PreparedVector, read_vector, write_version
+from service.loading import LoadResult, write_version
 from service.manifest import ManifestLayer
+from service.rasterload import prepare_raster_file
+from service.safeopen import Kind, kind_of, staged
 from service.schemas import VersionSummary
 from service.settings import Settings, get_settings
+from service.vectorload import PreparedVector, prepare_frame, read_vector
+
+VECTOR_KINDS = (Kind.GEOJSON, Kind.GPKG, Kind.SHAPEFILE, Kind.GIO)
 
 
 class DiffReport(BaseModel):
@@ -40,7 +42,15 @@ class DiffReport(BaseModel):
 
 
 def _spec_for(
-    session: Session, slug: str, *, create: bool, title: str | None, path: Path, provenance: str | None, official: bool
+    session: Session,
+    slug: str,
+    *,
+    create: bool,
+    title: str | None,
+    path: Path,
+    provenance: str | None,
+    official: bool,
+    source: str,
 ) -> ManifestLayer:
     row = session.execute(text("SELECT * FROM layers WHERE slug = :s"), {"s": slug}).mappings().first()
     if row is None and not create:
@@ -49,7 +59,7 @@ def _spec_for(
         raise InvalidInput(f"layer {slug!r} exists already; leave out --create to add a version")
     if row is not None and row["kind"] != "vector":
         raise InvalidInput(f"layer {slug!r} is a raster layer; load a GeoTIFF for it")
-    default_prov = f"officieel — geladen uit {path.name}" if official else f"indicatief — geladen uit {path.name}"
+    default_prov = f"officieel — geladen uit {source}" if official else f"indicatief — geladen uit {source}"
     if row is None:
         if not title:
             raise InvalidInput("a new layer needs --title")
@@ -86,38 +96,24 @@ def read_layer_file(
     layer: str | None = None,
     crs: str | None = None,
     repair: bool = False,
+    source_name: str | None = None,
+    settings: Settings | None = None,
 ) -> tuple[PreparedVector, Gio | None]:
     """Read and validate a GeoJSON, GeoPackage, zipped Shapefile (PDOK Natura 2000 fields mapped) or STOP GIO
-    GML; the GIO's FRBR identifiers come along."""
-    import tempfile
-
-    from service.loading import file_sha256
-
-    if not path.exists():
-        raise LayerLoadError(f"{path.name}: file not found")
-    suffix = path.suffix.lower()
-    if suffix not in VECTOR_SUFFIXES | GIO_SUFFIXES:
-        raise LayerLoadError(
-            f"{path.name}: unknown format; load .geojson, .gpkg, a zipped Shapefile (.zip) or a GIO (.gml)"
+    GML, through the safe path (:mod:`service.safeopen`); the GIO's FRBR identifiers come along."""
+    name = source_name or path.name
+    kind = kind_of(name, allowed=VECTOR_KINDS)
+    if kind is not Kind.GIO:
+        prepared = read_vector(
+            path, name_field=name_field, layer=layer, crs=crs, repair=repair, source_name=name, settings=settings
         )
-    epsg = parse_crs(crs) if crs and crs.upper() in ("EPSG:4326", "EPSG:28992") else crs
-    if epsg is not None and not re.fullmatch(r"EPSG:\d{4,6}", epsg):
-        raise InvalidInput(f"--crs {crs!r} is not of the form EPSG:N")
-    gio = None
-    if suffix in GIO_SUFFIXES:
-        import geopandas as gpd
+        return prepared, None
+    import geopandas as gpd
 
-        gio = read_gio(path)
-        with tempfile.TemporaryDirectory(prefix="gebiedscheck-gio-") as tmp:
-            own = Path(tmp) / "gio.gpkg"
-            gpd.GeoDataFrame({"name": gio.names}, geometry=gio.geometries, crs="EPSG:28992").to_file(own)
-            prepared = read_vector(own, name_field="name", repair=repair)
-    else:
-        with unpacked(path) as real:
-            field, rename = mapped_name_field(real, name_field, layer)
-            prepared = read_vector(real, name_field=field, layer=layer, crs=epsg, rename=rename, repair=repair)
-    prepared.path = path  # the name and hash of what the user gave us
-    prepared.sha256 = file_sha256(path)
+    with staged(path, allowed=(Kind.GIO,), source_name=name, settings=settings) as st:
+        gio = read_gio(st.path, name=name)
+    frame = gpd.GeoDataFrame({"name": gio.names}, geometry=gio.geometries, crs="EPSG:28992")
+    prepared = prepare_frame(frame, source=path, source_name=name, sha256=st.sha256, repair=repair)
     return prepared, gio
 
 
@@ -135,7 +131,7 @@ def diff_with_current(session: Session, slug: str, prepared: PreparedVector) -> 
     old_area = sum(g.area for g in old.values()) if old else None
     return DiffReport(
         slug=slug,
-        source_name=prepared.path.name,
+        source_name=prepared.source_name or prepared.path.name,
         source_sha256=prepared.sha256,
         feature_count=len(prepared.features),
         total_area_m2=round(prepared.total_area_m2, 2),
@@ -165,11 +161,13 @@ def load_file(
     created_by: str | None = None,
     settings: Settings | None = None,
     repair: bool = False,
+    source_name: str | None = None,
 ) -> LoadResult | DiffReport:
     """Validate ``path`` and either report the difference (dry run) or write it as the layer's new version
     in the caller's transaction."""
     settings = settings or get_settings()
-    if path.suffix.lower() in RASTER_SUFFIXES:
+    name = source_name or path.name
+    if kind_of(name, allowed=VECTOR_KINDS + (Kind.GTIFF,)) is Kind.GTIFF:
         if dry_run:
             raise InvalidInput("a dry run is for vector layers; a raster version can be rolled back")
         return load_raster_file(
@@ -182,9 +180,14 @@ def load_file(
             official=official,
             created_by=created_by,
             settings=settings,
+            source_name=name,
         )
-    prepared, gio = read_layer_file(path, name_field=name_field, layer=layer, crs=crs, repair=repair)
-    spec = _spec_for(session, slug, create=create, title=title, path=path, provenance=provenance, official=official)
+    prepared, gio = read_layer_file(
+        path, name_field=name_field, layer=layer, crs=crs, repair=repair, source_name=name, settings=settings
+    )
+    spec = _spec_for(
+        session, slug, create=create, title=title, path=path, provenance=provenance, official=official, source=name
+    )
     if gio is not None:  # an official GIO: the answers cite its expression
         spec = spec.model_copy(update={"gio": gio.work, "gio_expression": gio.expression})
         if provenance is None:
@@ -255,66 +258,6 @@ def create_layer(session: Session, new: NewLayer) -> None:
     )
 
 
-RASTER_SUFFIXES = {".tif", ".tiff"}
-
-
-def prepare_raster_file(path: Path, workdir: Path, *, crs: str | None = None) -> Any:
-    """A GeoTIFF as a tiled Cloud Optimized GeoTIFF in EPSG:28992 (reprojected when needed) in ``workdir``."""
-    import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.errors import RasterioIOError
-    from rasterio.shutil import copy as rio_copy
-    from rasterio.warp import calculate_default_transform, reproject
-
-    from service.loading import file_sha256, read_raster
-
-    if not path.exists():
-        raise LayerLoadError(f"{path.name}: file not found")
-    cog = workdir / "raster.tif"
-    try:
-        with rasterio.Env(), rasterio.open(path) as src:
-            src_crs = src.crs
-            if src_crs is None:
-                if not crs:
-                    raise LayerLoadError(f"{path.name}: the raster states no CRS; it is never guessed (give --crs)")
-                src_crs = rasterio.crs.CRS.from_string(crs)
-            if src.count != 1:
-                raise LayerLoadError(f"{path.name}: one band expected, found {src.count}")
-            nodata = src.nodata if src.nodata is not None else -9999.0
-            if src_crs.to_epsg() == 28992:
-                staged = path
-            else:
-                transform, width, height = calculate_default_transform(
-                    src_crs, "EPSG:28992", src.width, src.height, *src.bounds
-                )
-                staged = workdir / "reprojected.tif"
-                profile = src.profile | {
-                    "crs": "EPSG:28992",
-                    "transform": transform,
-                    "width": width,
-                    "height": height,
-                    "nodata": nodata,
-                    "driver": "GTiff",
-                }
-                with rasterio.open(staged, "w", **profile) as dst:
-                    reproject(
-                        rasterio.band(src, 1),
-                        rasterio.band(dst, 1),
-                        src_crs=src_crs,
-                        dst_crs="EPSG:28992",
-                        src_nodata=nodata,
-                        dst_nodata=nodata,
-                        resampling=Resampling.bilinear,
-                    )
-        rio_copy(staged, cog, driver="COG", compress="DEFLATE", predictor=3, overview_resampling="nearest")
-    except RasterioIOError as exc:
-        raise LayerLoadError(f"{path.name}: cannot be read as a raster ({exc})", cause=exc) from exc
-    prepared = read_raster(cog, unit="°C")
-    prepared.source_name = path.name
-    prepared.sha256 = file_sha256(path)
-    return prepared
-
-
 def load_raster_file(
     session: Session,
     path: Path,
@@ -326,11 +269,13 @@ def load_raster_file(
     official: bool = False,
     created_by: str | None = None,
     settings: Settings | None = None,
+    source_name: str | None = None,
 ) -> LoadResult:
     """A GeoTIFF (the official RIVM UHI map, say) as a new version of a raster layer; hotspots rebuilt."""
     import tempfile
 
     settings = settings or get_settings()
+    name = source_name or path.name
     row = session.execute(text("SELECT * FROM layers WHERE slug = :s"), {"s": slug}).mappings().first()
     if row is None:
         raise NotFound(f"layer {slug!r} does not exist")
@@ -345,7 +290,7 @@ def load_raster_file(
         description=row["description"] or "",
         policy_section=row["policy_section"],
         policy_summary=row["policy_summary"],
-        provenance=provenance or (f"officieel — geladen uit {path.name}" if official else row["provenance"]),
+        provenance=provenance or (f"officieel — geladen uit {name}" if official else row["provenance"]),
         indicative=False if official else bool(row["indicative"]),
         licence=row["licence"] or "onbekend",
         accuracy_m=row["accuracy_m"],
@@ -353,7 +298,7 @@ def load_raster_file(
         unit="°C",
     )
     with tempfile.TemporaryDirectory(prefix="gebiedscheck-raster-") as tmp:
-        prepared = prepare_raster_file(path, Path(tmp), crs=crs)
+        prepared = prepare_raster_file(path, Path(tmp), crs=crs, source_name=source_name, settings=settings)
         return write_version(
             session,
             spec=spec,

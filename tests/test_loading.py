@@ -88,7 +88,7 @@ def test_load_reload_and_new_version(store) -> None:
     ("file", "reason"),
     [
         ("missing.gpkg", "file not found"),
-        ("not_a_layer.gpkg", "cannot be read"),
+        ("not_a_layer.gpkg", "the name says GeoPackage, but the content is text"),
         ("bowtie.gpkg", "Self-intersection"),
         ("points.gpkg", "not a polygon"),
         ("no_crs/no_crs.shp", "no coordinate reference system"),
@@ -125,7 +125,7 @@ def test_bad_raster_entry_changes_nothing(store) -> None:
     shutil.copy(DATA / "not_a_layer.gpkg", settings.layers_dir / "hitte.tif")
     raster = layer_entry("hitte", "hitte.tif") + 'kind = "raster"\n'
     write_manifest(settings, layer_entry("goed", "goed.gpkg"), raster)
-    with pytest.raises(LayerLoadError, match=r"hitte\.tif: cannot be read as a raster"):
+    with pytest.raises(LayerLoadError, match=r"hitte\.tif: the name says GeoTIFF, but the content is text"):
         load(settings, engine)
     assert counts(engine) == (0, 0, 0)
 

@@ -177,7 +177,7 @@ def test_zipped_shapefile_new_layer_and_crs_rules(vsettings, vengine) -> None:
     ("file", "message"),
     [
         ("evil.zip", "absolute path or '..'"),
-        ("not_a_layer.gpkg", "cannot be read"),
+        ("not_a_layer.gpkg", "the name says GeoPackage, but the content is text"),
         ("bowtie.gpkg", "Self-intersection"),
         ("points.gpkg", "not a polygon"),
         ("missing.geojson", "file not found"),
