@@ -19,11 +19,11 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.errors import InvalidInput
+from service.errors import GeometryTooComplex, InvalidInput
 from service.geo import ParsedGeometry
 from service.heat import current_raster, polygon_stats
 from service.settings import Settings, get_settings
-from service.validation import validate_polygonal
+from service.validation import validate_many
 from service.zones import MUNICIPALITY, NATURA2000, _current_version, _loaded, band_for
 
 COLUMNS = [
@@ -101,20 +101,37 @@ JOIN features f ON f.id = n.feature_id
 """
 
 
-def _prepare(session: Session, items: Sequence[ParsedGeometry], repair: bool) -> list[BaseGeometry]:
-    geoms = []
+def _prepare(
+    session: Session, items: Sequence[ParsedGeometry], repair: bool, settings: Settings | None = None
+) -> list[BaseGeometry]:
+    """The items' geometries, polygons validated (and repaired on request) by PostGIS in one set-based pass
+    under the validation time budget (:func:`service.validation.validate_many`)."""
+    geoms: list[BaseGeometry] = []
+    polygons: list[int] = []
     for i, item in enumerate(items, start=1):
-        g = item.geom
-        kind = g.geom_type
+        kind = item.geom.geom_type
         if kind in ("Polygon", "MultiPolygon"):
-            if not shapely.is_valid(g):
-                try:
-                    g, _ = validate_polygonal(session, g, repair=repair)
-                except InvalidInput as exc:
-                    raise InvalidInput(f"feature {i}: {exc.detail}") from exc
+            polygons.append(i - 1)
         elif kind != "Point":
             raise InvalidInput(f"feature {i}: an initiative is a Point or a (Multi)Polygon, not a {kind}")
-        geoms.append(g)
+        geoms.append(item.geom)
+    if not polygons:
+        return geoms
+    try:
+        checks = validate_many(session, [shapely.to_wkb(geoms[k]) for k in polygons], repair=repair, settings=settings)
+    except GeometryTooComplex as exc:
+        k = polygons[(exc.index or 1) - 1] + 1
+        raise GeometryTooComplex(
+            f"feature {k}: " + exc.detail.split(": ", 1)[-1], index=k, vertices=exc.vertices, budget_ms=exc.budget_ms
+        ) from exc
+    for k, v in zip(polygons, checks, strict=True):
+        if v.valid:
+            continue
+        if not repair:
+            raise InvalidInput(f"feature {k + 1}: {v.problem}; send repair=true to repair it with ST_MakeValid")
+        if v.repaired is None:
+            raise InvalidInput(f"feature {k + 1}: {v.problem}; repairing leaves no polygon")
+        geoms[k] = shapely.from_wkb(v.repaired)
     return geoms
 
 
@@ -157,7 +174,7 @@ def batch_frame(
     threshold = settings.heat_threshold_c if threshold_c is None else float(threshold_c)
     n = len(items)
     step = max(n // 4, 1)
-    geoms = _prepare(session, items, repair)
+    geoms = _prepare(session, items, repair, settings)
     _load_temp(session, geoms)
     if progress:
         progress(step)

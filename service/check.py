@@ -114,7 +114,7 @@ def check(
     repaired = None
     polygonal = geom.geom_type in ("Polygon", "MultiPolygon")
     if polygonal:
-        geom, repaired = validate_polygonal(session, geom, repair=repair)
+        geom, repaired = validate_polygonal(session, geom, repair=repair, settings=settings)
     elif geom.geom_type != "Point":
         from service.errors import InvalidInput
 

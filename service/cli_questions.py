@@ -286,7 +286,7 @@ def register_maps(app: typer.Typer) -> None:
             try:
                 path = write_map(session, out, settings=settings)
             except Exception as exc:  # AssetError and domain errors: a Dutch message, exit 1
-                fail(str(getattr(exc, "detail", exc)))
+                fail(exc)  # domain, database (Dutch) or asset error: one line
         err.print(f"Overzichtskaart geschreven: {path}")
 
     @maps_app.command("export")
@@ -306,5 +306,5 @@ def register_maps(app: typer.Typer) -> None:
                     session, directory / "index.html", settings=settings, viewer=True, api=api, static_name="static"
                 )
             except Exception as exc:
-                fail(str(getattr(exc, "detail", exc)))
+                fail(exc)  # domain, database (Dutch) or asset error: one line
         err.print(f"Statische viewer geschreven: {path} (klikvragen naar {api or 'dezelfde server'})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from sqlalchemy import text
@@ -26,6 +27,10 @@ SUPPORTED_CRS: dict[str, tuple[int, bool]] = {
     EPSG.format(3857): (3857, False),
 }
 MAX_LIMIT = 1000
+# limit and offset are whole numbers PostgreSQL can take (bigint); beyond that a number means nothing. A limit
+# above MAX_LIMIT is not an error (OGC API - Features /rec/core/fc-limit): at most MAX_LIMIT are returned.
+MAX_PAGE_NUMBER = 2**63 - 1
+_WHOLE = re.compile(r"[0-9]{1,30}")
 WEB_MERCATOR_QUAD = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 MAX_ZOOM = 22
 DEFAULT_LIMIT = 10
@@ -158,6 +163,18 @@ def page_json(doc: dict[str, Any], features_json: str) -> str:
     return '{"type": "FeatureCollection", "features": ' + features_json + ", " + json.dumps(doc, ensure_ascii=False)[1:]
 
 
+def page_number(value: str | None, name: str) -> int | None:
+    """``limit`` or ``offset`` from a query string: ASCII digits within range, else a 400 naming the range."""
+    if value is None:
+        return None
+    low = 1 if name == "limit" else 0
+    number = int(value) if _WHOLE.fullmatch(value) else None
+    if number is None or not low <= number <= MAX_PAGE_NUMBER:
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise BadRequest(f"{name} must be a whole number from {low} to {MAX_PAGE_NUMBER}, not {shown!r}")
+    return number
+
+
 def items_page(
     session: Session,
     slug: str,
@@ -176,11 +193,11 @@ def items_page(
     r = _layer(session, slug)
     srid, lat_first = crs_of(crs)
     box = parse_bbox(bbox, bbox_crs)
-    if offset < 0:
-        raise BadRequest("offset must be 0 or more")
+    if not 0 <= offset <= MAX_PAGE_NUMBER:
+        raise BadRequest(f"offset must be a whole number from 0 to {MAX_PAGE_NUMBER}, not {offset}")
     asked = DEFAULT_LIMIT if limit is None else limit
-    if asked < 1:
-        raise BadRequest("limit must be 1 or more")
+    if not 1 <= asked <= MAX_PAGE_NUMBER:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_PAGE_NUMBER}, not {asked}")
     capped = min(asked, MAX_LIMIT)
     where = ["f.version_id = :v"]
     params: dict[str, Any] = {"v": r.version_id, "limit": capped, "offset": offset}

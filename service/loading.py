@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from service.errors import LayerLoadError
 from service.manifest import Manifest, ManifestLayer, read_manifest
-from service.rasterload import PreparedRaster, read_raster, write_hotspots
+from service.rasterload import Cancel, PreparedRaster, read_raster, write_hotspots
 from service.settings import Settings, get_settings
-from service.vectorload import PreparedVector, read_vector
+from service.vectorload import PreparedVector, read_vector, validate_prepared
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +117,12 @@ def write_version(
     feature_defaults: dict[str, Any] | None = None,
     note: str | None = None,
     settings: Settings | None = None,
+    cancel: Cancel = None,
 ) -> LoadResult:
     """Write ``prepared`` as the layer's new current version (unless unchanged). Caller commits."""
     settings = settings or get_settings()
+    if isinstance(prepared, PreparedVector):
+        validate_prepared(session, prepared, settings=settings)
     # A load may run longer than a question: its own timeout, for this transaction only.
     session.execute(
         text("SELECT set_config('statement_timeout', :t, true)"), {"t": str(settings.load_statement_timeout_ms)}
@@ -162,6 +166,8 @@ def write_version(
             tmp = target.with_suffix(".tif.part")
             shutil.copyfile(prepared.path, tmp)
             tmp.replace(target)
+        else:  # reused: fresh, so start-up housekeeping never takes it for an old orphan before this commits
+            os.utime(target)
         raster_path = str(target)
         metadata = prepared.metadata
     else:
@@ -223,7 +229,9 @@ def write_version(
             {"v": version_id, "n": MAX_PART_VERTICES},
         )
     else:
-        write_hotspots(session, version_id=version_id, raster_path=target, threshold_c=settings.heat_threshold_c)
+        write_hotspots(
+            session, version_id=version_id, raster_path=target, threshold_c=settings.heat_threshold_c, cancel=cancel
+        )
     # Fresh planner statistics, so the first queries after a load use the spatial indexes.
     for table in ("features", "feature_parts", "heat_hotspots"):
         session.execute(text(f"ANALYZE {table}"))
@@ -307,7 +315,10 @@ def load_defaults(
     manifest = read_manifest(settings.layers_dir)
     prepared = []
     for spec in manifest.layers:
-        prepared.append((spec, prepare(spec, settings.layers_dir, settings=settings)))
+        prep = prepare(spec, settings.layers_dir, settings=settings)
+        if isinstance(prep, PreparedVector):  # every file valid before anything is written
+            validate_prepared(session, prep, settings=settings)
+        prepared.append((spec, prep))
         if progress:
             progress(spec.slug)
     results = []

@@ -49,7 +49,7 @@ RASTER_DRIVERS = ("GTiff", "COG", "PNG")
 # drivers, which a vector open never considers, and every raster open of ours names the GTiff driver.
 INTERNAL_DRIVERS = ("MEM", "Memory", "VRT")
 ALLOWED_DRIVERS = frozenset(VECTOR_DRIVERS + RASTER_DRIVERS + INTERNAL_DRIVERS)
-# Set in the environment before GDAL reads it (each GDAL library reads it at driver registration and per call).
+# Set inside each GDAL library of the process (CPLSetConfigOption), never in the environment.
 GDAL_CONFIG = {
     "PROJ_NETWORK": "OFF",
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".gebiedscheck-no-remote-files",
@@ -187,6 +187,18 @@ def _no_http(lib: Any) -> None:
     lib.CPLHTTPSetFetchCallback(callback, None)
 
 
+def _configure(lib: Any, options: dict[str, str]) -> None:
+    """Set GDAL configuration options inside one GDAL library (not in the environment, which child processes
+    such as ``ogrinfo`` or ``pg_dump`` would inherit)."""
+    lib.CPLSetConfigOption.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    lib.CPLSetConfigOption.restype = None
+    for key, value in options.items():
+        lib.CPLSetConfigOption(key.encode(), value.encode())
+    if hasattr(lib, "OSRSetPROJEnableNetwork"):
+        lib.OSRSetPROJEnableNetwork.argtypes = [ctypes.c_int]
+        lib.OSRSetPROJEnableNetwork(0)
+
+
 def harden() -> dict[str, list[str]]:
     """Restrict the process's GDAL to our drivers, without network or sibling files (idempotent).
 
@@ -199,19 +211,20 @@ def harden() -> dict[str, list[str]]:
         for name in [n for n in os.environ if _REFUSED_ENV.match(n)]:
             log.warning("GDAL: ignoring %s from the environment (no network for GDAL)", name)
             del os.environ[name]
-        os.environ.update(GDAL_CONFIG)
         import pyogrio
+        import pyproj
         import rasterio
 
+        pyproj.network.set_network_enabled(False)
         known = set(pyogrio.list_drivers())
         with rasterio.Env() as env:  # registers rasterio's drivers (lazily done otherwise)
             known |= set(env.drivers())
-        # Also for any later GDALAllRegister (rasterio calls it per environment): skipped again at once.
-        os.environ["GDAL_SKIP"] = ",".join(sorted(n for n in known if n not in ALLOWED_DRIVERS and "," not in n))
-        pyogrio.set_gdal_config_options(dict(GDAL_CONFIG))
+        # GDAL_SKIP also holds for any later GDALAllRegister (rasterio calls it per environment).
+        skip = ",".join(sorted(n for n in known if n not in ALLOWED_DRIVERS and "," not in n))
         result = {}
         for path in _loaded_gdal_libraries():
             lib = ctypes.CDLL(path)
+            _configure(lib, {**GDAL_CONFIG, "GDAL_SKIP": skip})
             _no_http(lib)
             result[Path(path).name] = _deregister_others(lib)
         with rasterio.Env() as env:  # registration again: GDAL_SKIP must keep the others out

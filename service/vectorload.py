@@ -11,9 +11,12 @@ import hashlib
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from service.errors import LayerLoadError
 from service.settings import Settings
@@ -31,15 +34,20 @@ class PreparedFeature:
     properties: dict[str, Any]
     wkb: bytes
     area_m2: float
+    number: int = 0  # 1-based position in the file, for messages
 
 
 @dataclass
 class PreparedVector:
+    """Features read and checked; their validity is decided by PostGIS in :func:`validate_prepared`."""
+
     path: Path
     sha256: str
     features: list[PreparedFeature] = field(default_factory=list)
     repairs: list[dict[str, Any]] = field(default_factory=list)
     source_name: str | None = None  # the user's file name when ``path`` is not theirs
+    repair: bool = False  # repair invalid geometries (ST_MakeValid) instead of refusing the file
+    validated: bool = False
 
     @property
     def total_area_m2(self) -> float:
@@ -103,6 +111,7 @@ def read_vector(
     repair: bool = False,
     source_name: str | None = None,
     settings: Settings | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> PreparedVector:
     """Read and validate a polygon layer (GeoJSON, GeoPackage, zipped Shapefile) through the safe path
     (:mod:`service.safeopen`): known CRS, polygonal, non-empty, valid, inside the RD area.
@@ -125,6 +134,7 @@ def read_vector(
             id_field=id_field,
             crs=crs,
             repair=repair,
+            cancel=cancel,
         )
 
 
@@ -159,11 +169,12 @@ def prepare_frame(
     id_field: str | None = None,
     crs: str | None = None,
     repair: bool = False,
+    cancel: Callable[[], bool] | None = None,
 ) -> PreparedVector:
-    """Validate the features of a GeoDataFrame (from a file or a GIO) into a PreparedVector. Columns are used by
+    """Check the features of a GeoDataFrame (from a file or a GIO) into a PreparedVector: polygonal, non-empty,
+    named, inside the RD area (validity follows in :func:`validate_prepared`, in PostGIS). Columns are used by
     name, so any field name a GIS file may hold (``my field``, ``class``, ``2020``) is kept as it is."""
     import shapely
-    from shapely.validation import explain_validity
 
     name = source_name
     gdf = _to_rd(gdf, crs, name)
@@ -174,13 +185,17 @@ def prepare_frame(
     if id_field is not None and id_field not in gdf.columns:
         raise LayerLoadError(f"{name}: no id field {id_field!r} (fields: {', '.join(map(str, gdf.columns))})")
 
-    prepared = PreparedVector(path=source, sha256=sha256, source_name=source_name)
+    prepared = PreparedVector(path=source, sha256=sha256, source_name=source_name, repair=repair)
     problems: list[str] = []
     seen: set[str] = set()
     minx, miny, maxx, maxy = RD_BOUNDS
     attributes = [c for c in gdf.columns if c not in (gdf.geometry.name, name_field)]
     columns = {c: gdf[c].tolist() for c in {name_field, *attributes, *([id_field] if id_field else [])}}
     for i, geom in enumerate(gdf.geometry.tolist()):
+        if cancel is not None and i % 1000 == 0 and cancel():
+            from service.rasterload import LoadCancelled
+
+            raise LoadCancelled("the load was stopped before it was written; nothing changed")
         raw_name = plain_value(columns[name_field][i])
         label = f"feature {i + 1}" + (f" ({raw_name})" if raw_name else "")
         if not raw_name:
@@ -191,27 +206,6 @@ def prepare_frame(
         if geom.geom_type not in ("Polygon", "MultiPolygon"):
             problems.append(f"{label}: geometry is a {geom.geom_type}, not a polygon")
             continue
-        if not geom.is_valid:
-            reason = explain_validity(geom)
-            if not repair:
-                problems.append(f"{label}: invalid geometry: {reason} (--repair applies ST_MakeValid)")
-                continue
-            fixed = shapely.make_valid(geom)
-            polys = [p for p in shapely.get_parts(fixed) if p.geom_type == "Polygon" and not p.is_empty]
-            if not polys:
-                problems.append(f"{label}: invalid geometry: {reason}; repairing leaves no polygon")
-                continue
-            before = float(geom.area)
-            geom = shapely.MultiPolygon(polys)
-            prepared.repairs.append(
-                {
-                    "feature": str(raw_name),
-                    "reason": reason,
-                    "area_before_m2": round(before, 2),
-                    "area_after_m2": round(float(geom.area), 2),
-                    "area_change_m2": round(float(geom.area) - before, 2),
-                }
-            )
         bx0, by0, bx1, by1 = geom.bounds
         if bx0 < minx or by0 < miny or bx1 > maxx or by1 > maxy:
             problems.append(f"{label}: lies outside the area of use of EPSG:28992 (bounds {geom.bounds})")
@@ -225,7 +219,12 @@ def prepare_frame(
         multi = geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
         prepared.features.append(
             PreparedFeature(
-                fid=fid, name=str(raw_name), properties=props, wkb=shapely.to_wkb(multi), area_m2=float(multi.area)
+                fid=fid,
+                name=str(raw_name),
+                properties=props,
+                wkb=shapely.to_wkb(multi),
+                area_m2=float(multi.area),
+                number=i + 1,
             )
         )
     if problems:
@@ -233,3 +232,48 @@ def prepare_frame(
         more = f" (and {len(problems) - MAX_REASONS} more)" if len(problems) > MAX_REASONS else ""
         raise LayerLoadError(f"{name}: {len(problems)} invalid feature(s): {shown}{more}")
     return prepared
+
+
+def validate_prepared(session: Session, prepared: PreparedVector, *, settings: Settings | None = None) -> None:
+    """Decide the validity of every feature in PostGIS, set-based and under the validation time budget
+    (:func:`service.validation.validate_many`: the same check and repair as a request's geometry), and repair
+    invalid ones when ``prepared.repair`` (each repair recorded: reason, area before and after). Refuses the
+    file naming each invalid feature; a no-op once validated."""
+    import shapely
+
+    from service.errors import GeometryTooComplex
+    from service.validation import validate_many
+
+    if prepared.validated:
+        return
+    name = prepared.source_name or prepared.path.name
+    try:
+        checks = validate_many(session, [f.wkb for f in prepared.features], repair=prepared.repair, settings=settings)
+    except GeometryTooComplex as exc:
+        raise LayerLoadError(f"{name}: {exc.detail}", cause=exc) from exc
+    problems: list[str] = []
+    for f, v in zip(prepared.features, checks, strict=True):
+        if v.valid:
+            continue
+        label = f"feature {f.number} ({f.name})"
+        if not prepared.repair:
+            problems.append(f"{label}: {v.problem} (--repair applies ST_MakeValid)")
+            continue
+        if v.repaired is None or v.area_after_m2 is None:
+            problems.append(f"{label}: {v.problem}; repairing leaves no polygon")
+            continue
+        f.wkb, f.area_m2 = v.repaired, float(shapely.area(shapely.from_wkb(v.repaired)))
+        prepared.repairs.append(
+            {
+                "feature": f.name,
+                "reason": v.reason,
+                "area_before_m2": round(v.area_before_m2, 2),
+                "area_after_m2": round(v.area_after_m2, 2),
+                "area_change_m2": round(v.area_after_m2 - v.area_before_m2, 2),
+            }
+        )
+    if problems:
+        shown = "; ".join(problems[:MAX_REASONS])
+        more = f" (and {len(problems) - MAX_REASONS} more)" if len(problems) > MAX_REASONS else ""
+        raise LayerLoadError(f"{name}: {len(problems)} invalid feature(s): {shown}{more}")
+    prepared.validated = True

@@ -15,11 +15,11 @@ from service.errors import InvalidInput, NotFound
 from service.gio import Gio, read_gio
 from service.loading import LoadResult, write_version
 from service.manifest import ManifestLayer
-from service.rasterload import prepare_raster_file
+from service.rasterload import Cancel, prepare_raster_file
 from service.safeopen import Kind, kind_of, staged
 from service.schemas import VersionSummary
 from service.settings import Settings, get_settings
-from service.vectorload import PreparedVector, prepare_frame, read_vector
+from service.vectorload import PreparedVector, prepare_frame, read_vector, validate_prepared
 
 VECTOR_KINDS = (Kind.GEOJSON, Kind.GPKG, Kind.SHAPEFILE, Kind.GIO)
 
@@ -98,6 +98,7 @@ def read_layer_file(
     repair: bool = False,
     source_name: str | None = None,
     settings: Settings | None = None,
+    cancel: Cancel = None,
 ) -> tuple[PreparedVector, Gio | None]:
     """Read and validate a GeoJSON, GeoPackage, zipped Shapefile (PDOK Natura 2000 fields mapped) or STOP GIO
     GML, through the safe path (:mod:`service.safeopen`); the GIO's FRBR identifiers come along."""
@@ -105,7 +106,14 @@ def read_layer_file(
     kind = kind_of(name, allowed=VECTOR_KINDS)
     if kind is not Kind.GIO:
         prepared = read_vector(
-            path, name_field=name_field, layer=layer, crs=crs, repair=repair, source_name=name, settings=settings
+            path,
+            name_field=name_field,
+            layer=layer,
+            crs=crs,
+            repair=repair,
+            source_name=name,
+            settings=settings,
+            cancel=cancel,
         )
         return prepared, None
     import geopandas as gpd
@@ -113,7 +121,7 @@ def read_layer_file(
     with staged(path, allowed=(Kind.GIO,), source_name=name, settings=settings) as st:
         gio = read_gio(st.path, name=name)
     frame = gpd.GeoDataFrame({"name": gio.names}, geometry=gio.geometries, crs="EPSG:28992")
-    prepared = prepare_frame(frame, source=path, source_name=name, sha256=st.sha256, repair=repair)
+    prepared = prepare_frame(frame, source=path, source_name=name, sha256=st.sha256, repair=repair, cancel=cancel)
     return prepared, gio
 
 
@@ -162,6 +170,7 @@ def load_file(
     settings: Settings | None = None,
     repair: bool = False,
     source_name: str | None = None,
+    cancel: Cancel = None,
 ) -> LoadResult | DiffReport:
     """Validate ``path`` and either report the difference (dry run) or write it as the layer's new version
     in the caller's transaction."""
@@ -181,9 +190,17 @@ def load_file(
             created_by=created_by,
             settings=settings,
             source_name=name,
+            cancel=cancel,
         )
     prepared, gio = read_layer_file(
-        path, name_field=name_field, layer=layer, crs=crs, repair=repair, source_name=name, settings=settings
+        path,
+        name_field=name_field,
+        layer=layer,
+        crs=crs,
+        repair=repair,
+        source_name=name,
+        settings=settings,
+        cancel=cancel,
     )
     spec = _spec_for(
         session, slug, create=create, title=title, path=path, provenance=provenance, official=official, source=name
@@ -192,12 +209,19 @@ def load_file(
         spec = spec.model_copy(update={"gio": gio.work, "gio_expression": gio.expression})
         if provenance is None:
             spec = spec.model_copy(update={"provenance": f"officieel — GIO {gio.expression}", "indicative": False})
+    validate_prepared(session, prepared, settings=settings)
     report = diff_with_current(session, slug, prepared)
     report.repairs = prepared.repairs
     if dry_run:
         return report
     return write_version(
-        session, spec=spec, prepared=prepared, created_by=created_by or settings.loaded_by, note=note, settings=settings
+        session,
+        spec=spec,
+        prepared=prepared,
+        created_by=created_by or settings.loaded_by,
+        note=note,
+        settings=settings,
+        cancel=cancel,
     )
 
 
@@ -270,6 +294,7 @@ def load_raster_file(
     created_by: str | None = None,
     settings: Settings | None = None,
     source_name: str | None = None,
+    cancel: Cancel = None,
 ) -> LoadResult:
     """A GeoTIFF (the official RIVM UHI map, say) as a new version of a raster layer; hotspots rebuilt."""
     import tempfile
@@ -298,7 +323,9 @@ def load_raster_file(
         unit="°C",
     )
     with tempfile.TemporaryDirectory(prefix="gebiedscheck-raster-") as tmp:
-        prepared = prepare_raster_file(path, Path(tmp), crs=crs, source_name=source_name, settings=settings)
+        prepared = prepare_raster_file(
+            path, Path(tmp), crs=crs, source_name=source_name, settings=settings, cancel=cancel
+        )
         return write_version(
             session,
             spec=spec,
@@ -306,4 +333,5 @@ def load_raster_file(
             created_by=created_by or settings.loaded_by,
             note=note,
             settings=settings,
+            cancel=cancel,
         )

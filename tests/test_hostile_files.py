@@ -359,3 +359,21 @@ def test_m4_csv_output_escapes_formulas(cli_env, ordinary, tmp_path) -> None:
     import geopandas as gpd
 
     assert gpd.read_file(gpkg)["name"].tolist()[1] == "=cmd|' /C calc'!A0"
+
+
+def test_m3_a_layer_load_has_the_same_validation_budget(cli_env, tmp_path, hsettings) -> None:
+    """The 250,000-vertex star in a layer file: refused within the budget (5 s), not minutes of GEOS."""
+    import geopandas as gpd
+
+    from tests.test_budgets import star
+
+    path = tmp_path / "ster.gpkg"
+    gpd.GeoDataFrame({"name": ["Ster"]}, geometry=[star()], crs="EPSG:28992").to_file(path)
+    before = state(hsettings)
+    started = time.perf_counter()
+    result = CliRunner().invoke(cli, ["layers", "load", str(path), "--layer", "havenkwartier", "--dry-run"])
+    took = time.perf_counter() - started
+    assert result.exit_code == 1, result.output
+    assert "too complex to validate within 5 s" in " ".join(result.output.split()), result.output
+    assert took < 60, took  # shapely alone needed 144 s for this polygon
+    assert state(hsettings)[:2] == before[:2]

@@ -153,11 +153,16 @@ def test_manifest_errors(store) -> None:
         load(settings, engine)
 
 
-def test_read_vector_reports_reason_and_location() -> None:
+def test_validation_reports_reason_and_location(session) -> None:
+    """Validity is decided by PostGIS (the same check and repair as a request's geometry)."""
+    from service.vectorload import validate_prepared
+
+    prepared = read_vector(DATA / "bowtie.gpkg")
     with pytest.raises(LayerLoadError) as info:
-        read_vector(DATA / "bowtie.gpkg")
-    assert "Vlinderdas" in info.value.detail
-    assert "233100 557100" in info.value.detail  # where the ring crosses itself
+        validate_prepared(session, prepared)
+    assert "feature 1 (Vlinderdas)" in info.value.detail and "Self-intersection" in info.value.detail
+    assert "RD x 233100.0, y 557100.0" in info.value.detail  # where the ring crosses itself
+    assert "Vierkant" not in info.value.detail
 
 
 def test_a_load_has_its_own_statement_timeout(session, settings) -> None:

@@ -226,3 +226,41 @@ def test_owslib_reads_the_collections(live, qengine) -> None:
     witterveld = next(f for f in items["features"] if f["properties"]["name"] == "Witterveld")
     first = witterveld["geometry"]["coordinates"][0][0][0]
     assert first[0] == pytest.approx(x, abs=1e-7) and first[1] == pytest.approx(y, abs=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("offset=1e21", "offset"),
+        ("offset=1000000000000000000000", "offset"),  # 1e21 written out: past PostgreSQL's bigint
+        ("offset=9223372036854775808", "offset"),  # bigint max + 1
+        ("offset=-1", "offset"),
+        ("offset=abc", "offset"),
+        ("offset=", "offset"),
+        ("offset=%2B5", "offset"),  # '+5'
+        ("offset=5_000", "offset"),
+        ("offset=%D9%A5", "offset"),  # an Arabic-Indic five: digits, but not ASCII ones
+        ("limit=1e21", "limit"),
+        ("limit=1000000000000000000000", "limit"),
+        ("limit=0", "limit"),
+        ("limit=-3", "limit"),
+        ("limit=" + "9" * 5000, "limit"),  # longer than Python's int() takes
+    ],
+)
+def test_paging_numbers_out_of_range_are_400(client, query: str, name: str) -> None:
+    r = client.get(f"/collections/havenkwartier/items?{query}")
+    assert r.status_code == 400, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith(f"{name} must be a whole number from ") and "9223372036854775807" in detail
+    assert len(detail) < 200
+
+
+def test_paging_numbers_at_the_edges(client) -> None:
+    far = client.get("/collections/wijkwinkelcentra/items?offset=9223372036854775807")
+    assert far.status_code == 200, far.text
+    page = far.json()
+    assert page["numberMatched"] == 5 and page["numberReturned"] == 0 and page["features"] == []
+    assert not any(link["rel"] == "next" for link in page["links"])
+    big = client.get("/collections/wijkwinkelcentra/items?limit=9223372036854775807").json()
+    assert big["numberReturned"] == 5 and "limitCapped" in big
+    assert client.get("/collections/wijkwinkelcentra/items?offset=0&limit=1").json()["numberReturned"] == 1

@@ -136,8 +136,8 @@ def items(request: Request, session: SessionDep, settings: SettingsDep, slug: st
         bbox=q.get("bbox"),
         bbox_crs=q.get("bbox-crs"),
         crs=q.get("crs"),
-        limit=_int(q.get("limit"), "limit"),
-        offset=_int(q.get("offset"), "offset") or 0,
+        limit=features.page_number(q.get("limit"), "limit"),
+        offset=features.page_number(q.get("offset"), "offset") or 0,
         name=q.get("name"),
         query=str(request.url.query),
     )
@@ -200,15 +200,6 @@ def tile(request: Request, session: SessionDep, slug: str, z: int, x: int, y: in
         media_type="application/vnd.mapbox-vector-tile",
         headers={"ETag": etag, "Cache-Control": "public, max-age=300"},
     )
-
-
-def _int(value: str | None, name: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be a whole number, not {value!r}") from exc
 
 
 def _date(value: str | None) -> Any:
