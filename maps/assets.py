@@ -24,6 +24,7 @@ VENDOR_DIRS: dict[str, str] = {
     "bootstrap": "bootstrap/dist",
     "fontawesome": "@fortawesome/fontawesome-free",
     "awesome-markers": "leaflet.awesome-markers/dist",
+    "vectorgrid": "leaflet.vectorgrid/dist",  # big layers from our vector tiles (maps/overview.py)
     "swagger-ui": "swagger-ui-dist",  # /docs
 }
 
@@ -37,6 +38,7 @@ LOCAL_ASSETS: dict[str, str | None] = {
     "awesome_markers_font_css": "fontawesome/css/all.min.css",
     "awesome_markers": "awesome-markers/leaflet.awesome-markers.js",
     "awesome_markers_css": "awesome-markers/leaflet.awesome-markers.css",
+    "vectorgrid": "vectorgrid/Leaflet.VectorGrid.bundled.min.js",  # not Folium's: added by maps/overview.py
     "glyphicons_css": None,
     "awesome_rotate_css": None,
 }

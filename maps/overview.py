@@ -1,4 +1,9 @@
-"""The overview map: every layer as its own toggleable group, the heat overlay, legends, PDOK basemap."""
+"""The overview map: every layer as its own toggleable group, the heat overlay, legends, PDOK basemap.
+
+The page carries a bounded amount of geometry (see maps.data): a layer too big to embed is drawn from our
+vector tiles (Leaflet.VectorGrid, from npm) where the page has a tile server (``tiles``), and otherwise
+left out with a note in the legend that says where to see it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from jinja2 import Template
 from sqlalchemy.orm import Session
 
 from maps.assets import render_local
-from maps.data import DisplayLayer, display_layers
+from maps.data import TILED_MIN_ZOOM, DisplayLayer, display_layers
 from maps.heat_png import legend_stops
 from service.settings import Settings, get_settings
 
@@ -55,6 +60,7 @@ LEGEND = Template(
   {% if this.heat %}<div><strong>Hitte-eiland (°C)</strong><div class="gc-ramp">{% for s in this.stops %}
     <span style="background:{{ s.rgb }}">{{ '%.1f'|format(s.c) }}</span>{% endfor %}</div>
   <small>zomergemiddeld verschil stad–platteland</small></div>{% endif %}
+  {% for n in this.notes %}<p class="gc-noot">{{ n|e }}</p>{% endfor %}
   <small>Geometrieën zijn indicatief: handmatig getekend, niet de officiële GIO's.</small>
 </div>
 {% endmacro %}"""
@@ -78,15 +84,55 @@ var {{ this.get_name() }} = L.imageOverlay({{ this.url|tojson }}, {{ this.bounds
         self.bounds = bounds
 
 
+class VectorTiles(MacroElement):
+    """A layer drawn from our own vector tiles (``L.vectorGrid.protobuf``), a tile at a time, not clickable
+    itself (the viewer's click-to-query answers for every layer)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.vectorGrid.protobuf({{ this.url|tojson }}, {
+    vectorTileLayerStyles: {{ this.styles|tojson }}, interactive: false, minZoom: {{ this.min_zoom }},
+    rendererFactory: L.canvas.tile, className: "gc-vectortegels"
+}).addTo({{ this._parent.get_name() }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, url: str, layer: DisplayLayer, min_zoom: int = TILED_MIN_ZOOM) -> None:
+        super().__init__()
+        self._name = "VectorTiles"
+        self.url = url
+        self.min_zoom = min_zoom
+        style = _style(layer.colour, layer.category)(None)
+        self.styles = {layer.slug: {k: v for k, v in {**style, "weight": 1, "fill": True}.items() if v is not None}}
+
+
+def _count(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def tiled_note(layer: DisplayLayer, *, drawn: bool) -> str:
+    """The legend's Dutch note on a layer too big to embed in the page."""
+    if drawn:
+        return (
+            f"{layer.title} ({_count(layer.features)} gebieden) is te groot om in één keer te tonen: de laag wordt "
+            f"per kaarttegel getekend, vanaf zoomniveau {TILED_MIN_ZOOM}."
+        )
+    return (
+        f"{layer.title} ({_count(layer.features)} gebieden) is te groot voor deze kaart en is niet getekend; "
+        f"bekijk de laag in de kaartviewer (/kaart) of via /collections/{layer.slug}."
+    )
+
+
 class Legend(MacroElement):
     _template = LEGEND
 
-    def __init__(self, layers: list[DisplayLayer], heat: bool) -> None:
+    def __init__(self, layers: list[DisplayLayer], heat: bool, notes: list[str] | None = None) -> None:
         super().__init__()
         self._name = "Legend"
         self.layers = layers
         self.heat = heat
         self.stops = legend_stops()
+        self.notes = notes or []
 
 
 CSS = """
@@ -96,6 +142,7 @@ box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 system-ui,sans-serif;max-width
 .gc-legend ul{list-style:none;margin:4px 0;padding:0}.gc-swatch{display:inline-block;width:12px;height:12px;
 border:2px solid;margin-right:6px;vertical-align:middle}.gc-ramp{display:flex}.gc-ramp span{flex:1;text-align:center;
 font-size:10px;padding:1px}.gc-indicatief{background:#fde68a;border-radius:3px;padding:0 4px;font-size:11px}
+.gc-noot{margin:4px 0;font-size:11px;color:#444}
 @media (max-width:600px){.gc-legend{max-width:11rem;font-size:11px;bottom:4px;right:4px}}
 </style>
 """
@@ -108,43 +155,69 @@ def overview_map(
     heat_url: str | None = None,
     heat_bounds: list[list[float]] | None = None,
     popups: bool = True,
+    tiles: str | None = None,
 ) -> tuple[folium.Map, dict[str, str]]:
-    """The overview map and {layer slug: JS variable of its group} (for the viewer's URL state)."""
+    """The overview map and {layer slug: JS variable of its group} (for the viewer's URL state).
+
+    ``tiles`` is the base URL of our API (``""``: this server) for the layers too big to embed; without it
+    they are left out, with a note."""
     settings = settings or get_settings()
-    layers = display_layers(session, tolerance_m=settings.display_tolerance_m)
+    layers = display_layers(
+        session,
+        tolerance_m=settings.display_tolerance_m,
+        max_vertices=settings.viewer_max_vertices,
+        popups=popups,
+    )
     m = folium.Map(location=ASSEN, zoom_start=12, tiles=None, control_scale=True, prefer_canvas=False)
     for i, (name, url, attribution) in enumerate(basemaps(settings)):
         folium.TileLayer(url, name=name, attr=attribution, max_zoom=19, show=i == 0, overlay=False).add_to(m)
     groups: dict[str, str] = {}
+    notes: list[str] = []
     if heat_url and heat_bounds:
         group = folium.FeatureGroup(name="Hitte-eiland (°C)", show=True)
         ImageUrlOverlay(heat_url, heat_bounds).add_to(group)
         group.add_to(m)
         groups["hitte-eiland"] = group.get_name()
     for layer in layers:
+        if not layer.tiled and not layer.geojson["features"]:
+            continue  # a layer without features
+        if layer.tiled:
+            notes.append(tiled_note(layer, drawn=tiles is not None))
+            if tiles is None:
+                continue
         group = folium.FeatureGroup(name=f"{escape(layer.title)} ({layer.label})", show=True)
-        folium.GeoJson(
-            layer.geojson,
-            name=layer.title,
-            style_function=_style(layer.colour, layer.category),
-            highlight_function=lambda _f: {"weight": 4},
-            tooltip=folium.GeoJsonTooltip(fields=["naam", "laag"], aliases=["", ""], labels=False),
-            popup=folium.GeoJsonPopup(
-                fields=["naam", "laag", "beleid", "herkomst"],
-                aliases=["Gebied", "Laag", "Omgevingsvisie", "Herkomst"],
-                max_width=360,
-            )
-            if popups
-            else None,
-            smooth_factor=1.0,
-        ).add_to(group)
+        if layer.tiled:
+            url = f"{tiles.rstrip('/')}/collections/{layer.slug}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"  # type: ignore[union-attr]
+            VectorTiles(url, layer).add_to(group)
+        else:
+            _geojson(layer, popups).add_to(group)
         group.add_to(m)
         groups[layer.slug] = group.get_name()
+    if tiles is not None and any(layer.tiled for layer in layers):
+        m.default_js = [*m.default_js, ("vectorgrid", "Leaflet.VectorGrid.bundled.min.js")]
     folium.LayerControl(collapsed=True).add_to(m)
     root: Any = m.get_root()
     root.header.add_child(Element(CSS))
-    m.add_child(Legend(layers, heat=bool(heat_url)))
+    m.add_child(Legend(layers, heat=bool(heat_url), notes=notes))
     return m, groups
+
+
+def _geojson(layer: DisplayLayer, popups: bool) -> folium.GeoJson:
+    return folium.GeoJson(
+        layer.geojson,
+        name=layer.title,
+        style_function=_style(layer.colour, layer.category),
+        highlight_function=lambda _f: {"weight": 4},
+        tooltip=folium.GeoJsonTooltip(fields=["naam", "laag"], aliases=["", ""], labels=False),
+        popup=folium.GeoJsonPopup(
+            fields=["naam", "laag", "beleid", "herkomst"],
+            aliases=["Gebied", "Laag", "Omgevingsvisie", "Herkomst"],
+            max_width=360,
+        )
+        if popups
+        else None,
+        smooth_factor=1.0,
+    )
 
 
 def render(m: folium.Map, *, base: str = "/static/vendor") -> str:

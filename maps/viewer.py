@@ -35,9 +35,12 @@ def viewer_html(
     heat_url: str | None = None,
     heat_bounds: list[list[float]] | None = None,
 ) -> str:
-    """The overview map with click-to-query and URL state; scripts from ``static`` (never a CDN)."""
+    """The overview map with click-to-query and URL state; scripts from ``static`` (never a CDN). Layers too
+    big to embed are drawn from the vector tiles of the API at ``api`` ("": this server)."""
     settings = settings or get_settings()
-    m, groups = overview_map(session, settings=settings, heat_url=heat_url, heat_bounds=heat_bounds, popups=False)
+    m, groups = overview_map(
+        session, settings=settings, heat_url=heat_url, heat_bounds=heat_bounds, popups=False, tiles=api
+    )
     root: Any = m.get_root()
     root.header.add_child(
         Element(

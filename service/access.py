@@ -1,4 +1,9 @@
-"""API keys with a role, stored hashed (sha256 of a 256-bit random key), and the audit log of writes."""
+"""API keys with a role, stored hashed (sha256 of a 256-bit random key), and the audit log of writes.
+
+Refused authentications are counted, not listed: one audit row per client and clock minute whose
+``attempts`` grows with each refusal (migration 0007), and which the throttle reads before a key is looked
+up (:func:`refusals_this_minute`).
+"""
 
 from __future__ import annotations
 
@@ -91,3 +96,33 @@ def audit(
         ),
         {"a": actor, "c": action, "t": target, "r": result, "d": json.dumps(detail or {}, default=str)},
     )
+
+
+_MINUTE = "to_timestamp(floor(extract(epoch FROM clock_timestamp()) / 60) * 60)"
+_REFUSALS = text(
+    f"SELECT coalesce((SELECT attempts FROM audit_log WHERE client = :c AND bucket = m.b), 0), "
+    f"extract(epoch FROM m.b + interval '60 seconds' - clock_timestamp()) FROM (SELECT {_MINUTE} AS b) m"
+)
+_REFUSED = text(
+    "INSERT INTO audit_log AS a (actor, action, target, result, detail, client, bucket, attempts) "
+    "VALUES (:actor, :action, :target, 'refused', "
+    f"jsonb_build_object('reasons', jsonb_build_object(CAST(:reason AS text), 1)), :c, {_MINUTE}, 1) "
+    "ON CONFLICT (client, bucket) WHERE bucket IS NOT NULL DO UPDATE SET attempts = a.attempts + 1, "
+    "detail = jsonb_set(a.detail, ARRAY['reasons', CAST(:reason AS text)], "
+    "to_jsonb(coalesce((a.detail #>> ARRAY['reasons', CAST(:reason AS text)])::int, 0) + 1)) "
+    "RETURNING attempts"
+)
+
+
+def refusals_this_minute(session: Session, client: str) -> tuple[int, float]:
+    """How many authentications of ``client`` were refused in the current clock minute, and the seconds
+    left in that minute."""
+    attempts, left = session.execute(_REFUSALS, {"c": client}).one()
+    return int(attempts), float(left)
+
+
+def record_refusal(session: Session, *, client: str, action: str, target: str | None, reason: str) -> int:
+    """Count one refused authentication in the client's row of this minute (the first one creates it, with
+    the action and target it was for); ``detail.reasons`` counts each reason. Returns the row's attempts."""
+    params = {"actor": "(geen geldige sleutel)", "action": action, "target": target, "reason": reason, "c": client}
+    return int(session.execute(_REFUSED, params).scalar_one())

@@ -10,13 +10,14 @@ from typing import Annotated
 
 import typer
 
-from service.cli_common import err, fail, out, resolved_settings, table
+from service.cli_common import CliGroup, err, fail, out, resolved_settings, table
 from service.errors import GebiedscheckError
 
 app = typer.Typer(
     help="Gebiedscheck Assen: gebieden van de Omgevingsvisie, Natura 2000 en hitte-eiland.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=CliGroup,  # database errors of every command: one Dutch line and exit code 1 (service.cli_common)
 )
 db_app = typer.Typer(help="Database beheren.", no_args_is_help=True)
 layers_app = typer.Typer(help="Kaartlagen laden en tonen.", no_args_is_help=True)
@@ -187,6 +188,7 @@ def serve(
 ) -> None:
     """Start de API (standaard op http://127.0.0.1:8000; documentatie op /docs)."""
     import os
+    from typing import Any
 
     import uvicorn
 
@@ -199,16 +201,22 @@ def serve(
     from service.logs import log_config
 
     h, p, w = host or settings.host, port or settings.port, workers or settings.workers
-    log_cfg = log_config(settings.log_level)
+    # Hostile clients: idle connections closed, request heads bounded in size and time (the protocol class,
+    # by import path so that worker processes load it too; it reads its limits from the settings).
+    limits: dict[str, Any] = {
+        "log_config": log_config(settings.log_level),
+        "timeout_keep_alive": settings.keepalive_timeout_s,
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "timeout_graceful_shutdown": settings.graceful_shutdown_s,
+        "http": "service.api.middleware:GuardedHttpToolsProtocol",
+    }
     err.print(f"Gebiedscheck Assen draait op http://{h}:{p} (API-documentatie: http://{h}:{p}/docs)")
     if w > 1:
         # Each worker builds its own app from the environment: hand it the database resolved here.
         os.environ["DATABASE_URL"] = settings.effective_database_url
-        uvicorn.run(
-            "service.api.app:create_app", factory=True, host=h, port=p, workers=w, log_config=log_cfg
-        )
+        uvicorn.run("service.api.app:create_app", factory=True, host=h, port=p, workers=w, **limits)
     else:
-        uvicorn.run(create_app(settings), host=h, port=p, log_config=log_cfg)
+        uvicorn.run(create_app(settings), host=h, port=p, **limits)
 
 
 from service import cli_questions  # noqa: E402  (registers the question commands)

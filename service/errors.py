@@ -92,6 +92,10 @@ class TooManyRequests(GebiedscheckError):
         self.retry_after = retry_after
 
 
+class LoadCancelled(GebiedscheckError):
+    """A load was stopped (the service shutting down, SIGTERM) before it was written: nothing changed."""
+
+
 class ConfigurationError(GebiedscheckError):
     """The service cannot start as configured (no PostgreSQL/PostGIS to be found, ...)."""
 
@@ -111,6 +115,7 @@ STATUS_CODES: dict[type[GebiedscheckError], int] = {
     QueryTimeout: 504,
     TooManyRequests: 429,
     ConfigurationError: 503,
+    LoadCancelled: 503,
     GebiedscheckError: 500,
 }
 

@@ -8,18 +8,21 @@ polygon's window of the raster is read, so memory does not grow with the raster.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import rasterio
 import shapely
+from affine import Affine
 from pydantic import BaseModel, Field
 from rasterio.windows import Window, from_bounds
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from service.coverage import coverage_fractions, weighted_percentile
 from service.errors import DatabaseUnavailable, InvalidInput, NotFound
 from service.geo import Location
 from service.settings import Settings, get_settings
@@ -145,88 +148,104 @@ def _threshold(threshold_c: float | None, settings: Settings) -> float:
     return float(threshold_c)
 
 
-# --- coverage fractions --------------------------------------------------------------------------------
+RawStats = tuple[float | None, float | None, float | None, float, float, float | None]
+WHOLE_RASTER_CELLS = 16_000_000  # a raster up to this size is read into memory once for a zone table (64 MB)
 
 
-def _rings(geoms: Sequence[BaseGeometry]) -> list[np.ndarray]:
-    """Every ring, exteriors counter-clockwise and holes clockwise."""
-    from shapely.geometry.polygon import orient
+class RasterGrid:
+    """An open raster file for the statistics of one or many polygons.
 
-    out = []
-    for g in geoms:
-        for poly in getattr(g, "geoms", [g]):
-            if poly.is_empty or poly.geom_type != "Polygon":
-                continue
-            poly = orient(poly, 1.0)
-            out.append(np.asarray(poly.exterior.coords)[:, :2])
-            out += [np.asarray(ring.coords)[:, :2] for ring in poly.interiors]
-    return out
-
-
-def coverage_fractions(geoms: Sequence[BaseGeometry], transform: Any, shape: tuple[int, int]) -> np.ndarray:
-    """Exact fraction (0..1) of each cell of the grid (``transform``, ``shape``) that the polygons cover.
-
-    Green's theorem per cell: the covered area of cell (r, c) is the integral over the boundary pieces in
-    row r of clamp(u - c, 0, 1) dv (grid units). Every ring segment is cut where it crosses grid lines; a
-    piece in column k adds (mean u - k)·dv to its own cell and dv to every cell left of it (a prefix sum).
-    Fully vectorised, linear in vertices + crossings + cells; polygons partly outside the grid are fine.
+    ``whole=True`` reads the band once (when it has at most ``WHOLE_RASTER_CELLS`` cells), so many small
+    polygons (the zone table) cost no file read each; otherwise each polygon reads only its own window.
     """
-    height, width = shape
-    cw, ch = transform.a, -transform.e
-    x0, y0 = transform.c, transform.f
-    rings = _rings(geoms)
-    if not rings or height == 0 or width == 0:
-        return np.zeros(shape, dtype="float64")
-    a = np.concatenate([r[:-1] for r in rings])
-    b = np.concatenate([r[1:] for r in rings])
-    u0, v0 = (a[:, 0] - x0) / cw, (y0 - a[:, 1]) / ch
-    u1, v1 = (b[:, 0] - x0) / cw, (y0 - b[:, 1]) / ch
-    du, dv = u1 - u0, v1 - v0
-    n = u0.size
-    ts = [np.zeros(n), np.ones(n)]
-    segs = [np.arange(n), np.arange(n)]
-    for p0, d, f0, f1 in ((u0, du, np.floor(u0), np.floor(u1)), (v0, dv, np.floor(v0), np.floor(v1))):
-        count = np.abs(f1 - f0).astype(np.int64)
-        total = int(count.sum())
-        if total:
-            seg = np.repeat(np.arange(n), count)
-            first = np.minimum(f0, f1)[seg] + 1
-            offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
-            ts.append((first + offset - p0[seg]) / d[seg])
-            segs.append(seg)
-    t, seg = np.concatenate(ts), np.concatenate(segs)
-    order = np.lexsort((t, seg))
-    t, seg = t[order], seg[order]
-    keep = (seg[:-1] == seg[1:]) & (t[1:] > t[:-1])
-    ta, tb, s = t[:-1][keep], t[1:][keep], seg[:-1][keep]
-    ua, ub = u0[s] + ta * du[s], u0[s] + tb * du[s]
-    va, vb = v0[s] + ta * dv[s], v0[s] + tb * dv[s]
-    um, vm = (ua + ub) / 2, (va + vb) / 2
-    col, row = np.floor(um).astype(np.int64), np.floor(vm).astype(np.int64)
-    piece_dv = vb - va
-    ok = (row >= 0) & (row < height) & (col >= 0)
-    row, col, um, piece_dv = row[ok], col[ok], um[ok], piece_dv[ok]
-    inside = col < width
-    partial = np.bincount(
-        row[inside] * width + col[inside],
-        weights=(um[inside] - col[inside]) * piece_dv[inside],
-        minlength=height * width,
-    ).reshape(shape)
-    dcol = np.minimum(col, width)
-    deltas = np.bincount(row * (width + 1) + dcol, weights=piece_dv, minlength=height * (width + 1))
-    deltas = deltas.reshape(height, width + 1)
-    right_of = np.cumsum(deltas[:, ::-1], axis=1)[:, ::-1] - deltas  # sum over columns k > c
-    frac = -(partial + right_of[:, :width])  # v runs downwards: flip the sign
-    np.clip(frac, 0.0, 1.0, out=frac)
-    return frac
+
+    def __init__(self, src: Any, *, whole: bool = False) -> None:
+        self.src = src
+        self.full = Window(0, 0, src.width, src.height)
+        self.cell_area = abs(src.res[0] * src.res[1])
+        self.nodata = src.nodata
+        self.band = src.read(1) if whole and src.width * src.height <= WHOLE_RASTER_CELLS else None
+
+    def _window(self, bounds: Any) -> tuple[Window, Affine] | None:
+        """The cells under ``bounds`` (a cell of margin), inside the raster; None when they miss it. Any window
+        that covers the polygon gives the same answer: cells it does not cover have coverage 0."""
+        t = self.src.transform
+        if t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0:  # north up, the usual case: plain arithmetic
+            c0 = max(math.floor((bounds[0] - t.c) / t.a), 0)
+            c1 = min(math.ceil((bounds[2] - t.c) / t.a) + 1, self.src.width)
+            r0 = max(math.floor((bounds[3] - t.f) / t.e), 0)
+            r1 = min(math.ceil((bounds[1] - t.f) / t.e) + 1, self.src.height)
+            if c1 <= c0 or r1 <= r0:
+                return None
+            return Window(c0, r0, c1 - c0, r1 - r0), Affine(t.a, 0.0, t.c + c0 * t.a, 0.0, t.e, t.f + r0 * t.e)
+        win = from_bounds(*bounds, transform=t)
+        win = win.round_offsets(op="floor").round_lengths(op="ceil")
+        win = Window(int(win.col_off), int(win.row_off), int(win.width) + 1, int(win.height) + 1)
+        try:
+            win = win.intersection(self.full)
+        except rasterio.errors.WindowError:
+            return None
+        return (win, self.src.window_transform(win)) if win.width > 0 and win.height > 0 else None
+
+    def _read(self, win: Window) -> np.ndarray:
+        if self.band is None:
+            return np.asarray(self.src.read(1, window=win))
+        r0, c0 = int(win.row_off), int(win.col_off)
+        return self.band[r0 : r0 + int(win.height), c0 : c0 + int(win.width)]
+
+    def raw_stats(
+        self, parts: Sequence[BaseGeometry], threshold_c: float, hotspot_threshold_c: float | None = None
+    ) -> RawStats:
+        bounds = parts[0].bounds if len(parts) == 1 else shapely.total_bounds(np.asarray(parts, dtype=object))
+        found = self._window(bounds)
+        if found is None:
+            return None, None, None, 0.0, 0.0, None if hotspot_threshold_c is None else 0.0
+        data = self._read(found[0])
+        frac = coverage_fractions(parts, found[1], data.shape)
+        nodata = self.nodata
+        has_data = np.isfinite(data) if nodata is None or np.isnan(nodata) else (data != nodata)
+        if nodata is not None and not np.isnan(nodata):
+            has_data &= np.isfinite(data)
+        valid = has_data & (frac > 0)
+        values, weights = data[valid].astype("float64"), frac[valid]
+        if values.size == 0:
+            return None, None, None, 0.0, 0.0, None if hotspot_threshold_c is None else 0.0
+        area_with_data = float(weights.sum() * self.cell_area)
+        above = float(weights[values >= threshold_c].sum() * self.cell_area)
+        hot = None
+        if hotspot_threshold_c is not None:
+            hot = float(weights[values >= hotspot_threshold_c].sum() * self.cell_area)
+        mean = float((values * weights).sum() / weights.sum())
+        return mean, float(values.max()), weighted_percentile(values, weights, 90), area_with_data, above, hot
 
 
-def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    order = np.argsort(values)
-    v, w = values[order], weights[order]
-    cum = np.cumsum(w)
-    target = q / 100.0 * cum[-1]
-    return float(v[min(np.searchsorted(cum, target), v.size - 1)])
+@contextmanager
+def open_grid(raster_path: str, *, whole: bool = False) -> Iterator[RasterGrid]:
+    with rasterio.Env(), rasterio.open(raster_path) as src:
+        yield RasterGrid(src, whole=whole)
+
+
+def _r(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def stats_fields(
+    raw: RawStats, *, area_m2: float, threshold_c: float, hotspot_threshold_c: float | None = None
+) -> dict[str, Any]:
+    """The fields of a :class:`HeatStats` (without ``raster``) from :meth:`RasterGrid.raw_stats`."""
+    mean, high, p90, with_data, above, hot = raw
+    return {
+        "mean_c": _r(mean, 4),
+        "max_c": _r(high, 4),
+        "p90_c": _r(p90, 4),
+        "threshold_c": threshold_c,
+        "area_m2": round(area_m2, 2),
+        "area_with_data_m2": round(with_data, 2),
+        "area_above_m2": round(above, 2),
+        "share_above": round(above / with_data, 6) if with_data > 0 else None,
+        "hotspot_overlap_m2": _r(hot, 2),
+        "hotspot_threshold_c": hotspot_threshold_c,
+    }
 
 
 def polygon_stats(
@@ -243,59 +262,10 @@ def polygon_stats(
     With ``hotspot_threshold_c`` (the threshold the hotspot polygons were made at), the overlap with the
     hotspots is the covered area of the cells at or above it: the hotspots are exactly those cells.
     """
-    bounds = shapely.total_bounds(np.asarray(parts, dtype=object))
-    with rasterio.Env(), rasterio.open(raster_path) as src:
-        win = from_bounds(*bounds, transform=src.transform)
-        win = win.round_offsets(op="floor").round_lengths(op="ceil")
-        col0, row0 = int(win.col_off), int(win.row_off)
-        win = Window(col0, row0, int(win.width) + 1, int(win.height) + 1)
-        full = Window(0, 0, src.width, src.height)
-        try:
-            win = win.intersection(full)
-        except rasterio.errors.WindowError:
-            win = None
-        cell_area = abs(src.res[0] * src.res[1])
-        if win is None or win.width <= 0 or win.height <= 0:
-            data, frac = np.zeros((0, 0), dtype="float64"), np.zeros((0, 0))
-            has_data = np.zeros((0, 0), dtype=bool)
-        else:
-            data = src.read(1, window=win)
-            frac = coverage_fractions(parts, src.window_transform(win), data.shape)
-            has_data = np.isfinite(data) if src.nodata is None or np.isnan(src.nodata) else (data != src.nodata)
-            if src.nodata is not None and not np.isnan(src.nodata):
-                has_data &= np.isfinite(data)
-    valid = has_data & (frac > 0)
-    values, weights = data[valid].astype("float64"), frac[valid]
-    area_with_data = float(weights.sum() * cell_area)
-    if values.size == 0:
-        return HeatStats(
-            mean_c=None,
-            max_c=None,
-            p90_c=None,
-            threshold_c=threshold_c,
-            area_m2=round(area_m2, 2),
-            area_with_data_m2=0.0,
-            area_above_m2=0.0,
-            share_above=None,
-            hotspot_overlap_m2=None if hotspot_threshold_c is None else 0.0,
-            hotspot_threshold_c=hotspot_threshold_c,
-            raster=ref,
-        )
-    above = float(weights[values >= threshold_c].sum() * cell_area)
-    hot = None if hotspot_threshold_c is None else float(weights[values >= hotspot_threshold_c].sum() * cell_area)
-    return HeatStats(
-        mean_c=round(float(np.average(values, weights=weights)), 4),
-        max_c=round(float(values.max()), 4),
-        p90_c=round(weighted_percentile(values, weights, 90), 4),
-        threshold_c=threshold_c,
-        area_m2=round(area_m2, 2),
-        area_with_data_m2=round(area_with_data, 2),
-        area_above_m2=round(above, 2),
-        share_above=round(above / area_with_data, 6) if area_with_data > 0 else None,
-        hotspot_overlap_m2=None if hot is None else round(hot, 2),
-        hotspot_threshold_c=hotspot_threshold_c,
-        raster=ref,
-    )
+    with open_grid(raster_path) as grid:
+        raw = grid.raw_stats(parts, threshold_c, hotspot_threshold_c)
+    fields = stats_fields(raw, area_m2=area_m2, threshold_c=threshold_c, hotspot_threshold_c=hotspot_threshold_c)
+    return HeatStats(**fields, raster=ref)
 
 
 def _hotspot_threshold(session: Session, raster_version_id: int) -> float | None:
@@ -361,20 +331,18 @@ def heat_of_feature(
 
 
 def heat_zones(
-    session: Session, *, threshold_c: float | None = None, settings: Settings | None = None
+    session: Session,
+    *,
+    threshold_c: float | None = None,
+    settings: Settings | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[HeatZoneRow]:
-    """Every zone of every Omgevingsvisie and Natura 2000 layer, hottest (mean) first."""
-    feats = session.execute(
-        text(
-            "SELECT l.slug, f.fid FROM features f "
-            "JOIN layers l ON gc_version(l.id, l.current_version_id) = f.version_id "
-            "WHERE l.kind = 'vector' AND l.category IN ('omgevingsvisie', 'natura2000') ORDER BY l.slug, f.fid"
-        )
-    ).all()
-    rows = [
-        heat_of_feature(session, layer=s, feature_id=f, threshold_c=threshold_c, settings=settings) for s, f in feats
-    ]
-    return sorted(rows, key=lambda r: (r.mean_c is None, -(r.mean_c or 0.0)))
+    """Every zone of every Omgevingsvisie and Natura 2000 layer, hottest (mean) first (see service.zonetable:
+    the raster is read once, and ``stop`` is asked between zones)."""
+    from service.zonetable import zone_table
+
+    table, ref = zone_table(session, threshold_c=threshold_c, settings=settings, stop=stop)
+    return table.rows(ref, 0, len(table))
 
 
-__all__ = ["HeatStats", "SourceRef", "heat_at", "heat_overlap", "heat_zones"]
+__all__ = ["HeatStats", "RasterGrid", "SourceRef", "heat_at", "heat_overlap", "heat_zones", "open_grid"]

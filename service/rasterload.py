@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.errors import GebiedscheckError, LayerLoadError
+from service.errors import LayerLoadError, LoadCancelled
 from service.safeopen import Kind, Staged, layer_crs, open_raster, rasterio_env, staged
 from service.settings import Settings, get_settings
 
@@ -29,10 +29,6 @@ RD_EPSG = 28992
 MAX_PART_VERTICES = 256  # as migration 0002
 WINDOW = 2048
 Cancel = Callable[[], bool] | None
-
-
-class LoadCancelled(GebiedscheckError):
-    """A load was stopped (SIGTERM, or the client went away) before it was written."""
 
 
 @dataclass

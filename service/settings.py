@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     max_zip_name_length: int = Field(default=200, description="Longest entry name in an uploaded zip (characters)")
     body_timeout_s: float = Field(default=120.0, description="Time a client has to send a whole request body")
     body_idle_timeout_s: float = Field(default=15.0, description="Longest pause between two parts of a request body")
+    header_timeout_s: float = Field(default=10.0, description="Time a client has to send a whole request head")
     keepalive_timeout_s: int = Field(default=5, description="Idle keep-alive connections are closed after this")
     max_header_bytes: int = Field(default=16_384, description="Largest request head (request line and headers)")
     graceful_shutdown_s: int = Field(default=20, description="On SIGTERM, how long running requests may finish")

@@ -193,7 +193,7 @@ def prepare_frame(
     columns = {c: gdf[c].tolist() for c in {name_field, *attributes, *([id_field] if id_field else [])}}
     for i, geom in enumerate(gdf.geometry.tolist()):
         if cancel is not None and i % 1000 == 0 and cancel():
-            from service.rasterload import LoadCancelled
+            from service.errors import LoadCancelled
 
             raise LoadCancelled("the load was stopped before it was written; nothing changed")
         raw_name = plain_value(columns[name_field][i])

@@ -269,7 +269,8 @@ def test_h2_raster_work_is_windowed(tmp_path, hsettings) -> None:
 
 
 def test_h2_a_load_can_be_cancelled(tmp_path, hsettings) -> None:
-    from service.rasterload import LoadCancelled, prepare_raster_file
+    from service.errors import LoadCancelled
+    from service.rasterload import prepare_raster_file
 
     work = tmp_path / "w"
     work.mkdir()
@@ -377,3 +378,84 @@ def test_m3_a_layer_load_has_the_same_validation_budget(cli_env, tmp_path, hsett
     assert "too complex to validate within 5 s" in " ".join(result.output.split()), result.output
     assert took < 60, took  # shapely alone needed 144 s for this polygon
     assert state(hsettings)[:2] == before[:2]
+
+
+def test_h2_sigterm_stops_a_running_load_and_nothing_is_written(hsettings, key, tmp_path) -> None:
+    """`gebiedscheck serve` gets SIGTERM while a raster load runs: the process ends within the graceful
+    shutdown plus one window of work (it no longer waits for the load), and no version is written."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from benchmarks.loadgen import wait_until_up
+    from tests.test_embedded import free_port
+
+    size = 9000  # a checkerboard of 8-cell squares: a tiny file, 1.2 million hotspot polygons to make
+    tif = tmp_path / "dambord.tif"
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 1,
+        "dtype": "uint8",
+        "crs": "EPSG:28992",
+        "transform": from_origin(225000, 565000, 2, 2),
+        "tiled": True,
+        "compress": "deflate",
+        "nodata": 255,
+    }
+    rows = ((np.arange(1000)[:, None] // 8 + np.arange(size)[None, :] // 8) % 2 * 2).astype("uint8")
+    with rasterio.open(tif, "w", **profile) as dst:
+        for row in range(0, size, 1000):
+            dst.write(rows, 1, window=rasterio.windows.Window(0, row, size, 1000))
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": str(hsettings.database_url),
+        "GEBIEDSCHECK_DATA_DIR": str(hsettings.data_dir),
+        "GEBIEDSCHECK_GRACEFUL_SHUTDOWN_S": "2",
+        "GEBIEDSCHECK_LOG_LEVEL": "warning",
+    }
+    cmd = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    before = state(hsettings)
+    answers: list[object] = []
+
+    def load() -> None:
+        try:
+            with tif.open("rb") as fh:
+                answers.append(
+                    httpx.post(
+                        f"http://127.0.0.1:{port}/layers/hitte-eiland/versions",
+                        files={"file": ("dambord.tif", fh)},
+                        headers={"Authorization": f"Bearer {key}"},
+                        timeout=120,
+                    ).status_code
+                )
+        except httpx.HTTPError as exc:
+            answers.append(type(exc).__name__)
+
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}")
+        loader = threading.Thread(target=load, daemon=True)
+        loader.start()
+        time.sleep(4)
+        assert loader.is_alive(), answers  # the load is still running
+        started = time.perf_counter()
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+        took = time.perf_counter() - started
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    loader.join(10)
+    assert took < 20, took  # 2 s of grace, then the load stops at its next window
+    assert answers and answers[0] != 201, answers
+    assert state(hsettings)[:2] == before[:2]  # rolled back: no version, no features

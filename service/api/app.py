@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +23,8 @@ from service.api import routes_admin, routes_health, routes_layers, routes_maps,
 from service.api.middleware import RequestContextMiddleware, tile_origins
 from service.database import make_engine, make_sessionmaker
 from service.errors import DatabaseUnavailable, GebiedscheckError, TooManyRequests, from_database_error, status_for
+from service.housekeeping import clean_leftovers
+from service.safeopen import harden
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -37,20 +40,33 @@ states its provenance and accuracy; official data replaces them through the same
 """
 
 
+def _housekeeping(app: FastAPI, settings: Settings) -> None:
+    """Start-up: upload leftovers and raster files no version refers to are removed (a log line each)."""
+    try:
+        with app.state.sessionmaker() as session:
+            clean_leftovers(session, settings=settings)
+    except Exception as exc:  # never keep the service from starting; the log says why
+        log.warning("start-up housekeeping skipped: %s", exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        harden()  # GDAL: our drivers only, no network, before any request can open a file
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.heavy_slots = asyncio.Semaphore(settings.heavy_concurrency)
         app.state.rate_blocked = {}  # client -> until when (monotonic) it is over its limit, per worker
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.read_sessionmaker = make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        app.state.stopping = threading.Event()  # set on shutdown: a running load stops at its next step
+        await asyncio.to_thread(_housekeeping, app, settings)
         try:
             yield
         finally:
+            app.state.stopping.set()
             engine.dispose()
 
     app = FastAPI(
@@ -72,7 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Content-Crs", "ETag"],
     )
     tiles = tile_origins([url for _name, url, _attribution in basemaps(settings)])
-    app.add_middleware(RequestContextMiddleware, tile_hosts=tiles)
+    app.add_middleware(
+        RequestContextMiddleware,
+        tile_hosts=tiles,
+        max_body_bytes=settings.max_body_bytes,
+        body_idle_timeout_s=settings.body_idle_timeout_s,
+        body_timeout_s=settings.body_timeout_s,
+    )
 
     @app.exception_handler(GebiedscheckError)
     async def domain_error(request: Request, exc: GebiedscheckError) -> JSONResponse:
@@ -108,6 +130,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(DBAPIError)
     async def db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        named = from_database_error(exc, timeout_ms=settings.statement_timeout_ms)  # e.g. a GEOS interruption
+        if named is not None:
+            return await domain_error(request, named)
         log.exception("%s %s: database error", request.method, request.url.path, exc_info=exc)
         return JSONResponse(status_code=500, content={"detail": "internal database error"})
 

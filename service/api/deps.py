@@ -73,7 +73,11 @@ def _still_blocked(blocked: dict[str, float], client: str, limit: int) -> None:
 async def heavy_request(request: Request) -> AsyncIterator[None]:
     """For the heavy endpoints: count the request against the client's per-minute limit (429 past it), then
     wait for one of the process's few heavy slots, so a burst of heavy questions queues instead of taking
-    every CPU from the cheap ones (503 when no slot comes free in time)."""
+    every CPU from the cheap ones (503 when no slot comes free in time).
+
+    The body is read first (within the middleware's size and time limits; the endpoint gets it from the
+    request's cache): a client that sends its body slowly holds neither a slot nor a count while it does."""
+    await request.body()
     client = client_id(request)
     blocked: dict[str, float] = request.app.state.rate_blocked
     _still_blocked(blocked, client, request.app.state.settings.rate_limit_per_minute)

@@ -1,4 +1,5 @@
-"""Per-request plumbing (pure ASGI, no per-request task overhead): request id, access log, security headers.
+"""Per-request plumbing (pure ASGI, no per-request task overhead): request id, access log, security headers,
+request bodies read within limits, and (for ``serve``) a deadline on the request head.
 
 - Every request gets an id (the caller's ``X-Request-ID`` when it is a short plain token, else a new one). It
   is echoed in the response and carried by every log record of the request (``service.logs``).
@@ -8,10 +9,16 @@
   Content-Security-Policy that lets only our own scripts run: files from our own origin, plus the inline
   scripts of that very page (Folium's map set-up, Swagger UI's start-up) by their SHA-256, including those
   of a map embedded through ``<iframe srcdoc>``. Images may come from the basemap's tile hosts only.
+- A request body is only ever read through :class:`BodyGuard`: a declared Content-Length over the limit is
+  refused (413) before a byte is read, a body that grows past it while it streams too (413), and a client
+  that pauses too long between two parts of its body, or takes too long over all of it, gets 408. Each
+  refusal closes the connection (the rest of the body is never read). The limits come from the settings.
+- The access line (like every log record, ``service.logs``) has its control characters escaped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -23,7 +30,10 @@ from html import unescape
 from typing import Any
 from urllib.parse import urlsplit
 
-from service.logs import request_id_var
+from starlette.exceptions import HTTPException
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from service.logs import escape_controls, request_id_var
 
 log = logging.getLogger("gebiedscheck.access")
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -67,29 +77,94 @@ def content_security_policy(html: str, tile_hosts: list[str]) -> str:
     )
 
 
-async def _refuse(send: Any, status: int, detail: str) -> None:
+class BodyRefused(HTTPException):
+    """A request body over the size limit (413) or too slow (408); answered as ``{"detail": ...}`` and the
+    connection closed. An HTTPException, so FastAPI passes it on where it parses a body itself."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(status_code=status_code, detail=detail, headers={"Connection": "close"})
+
+
+class BodyGuard:
+    """The ASGI ``receive`` of one request, read within the limits (see the module's docstring)."""
+
+    def __init__(self, receive: Any, headers: dict[bytes, bytes], *, limit: int, idle_s: float, total_s: float):
+        self.receive, self.limit, self.idle_s, self.total_s = receive, limit, idle_s, total_s
+        declared = headers.get(b"content-length", b"")
+        self.declared = int(declared) if declared.isdigit() else None
+        self.has_body = bool(self.declared) or b"transfer-encoding" in headers
+        self.done = not self.has_body  # the whole body is in (or there is none)
+        self.responding = False  # once the answer has started, receive() only waits for a disconnect
+        self.size = 0
+        self.started: float | None = None
+
+    def too_large(self) -> BodyRefused:
+        return BodyRefused(413, f"the request body is larger than {self.limit} bytes (the limit)")
+
+    async def __call__(self) -> Any:
+        if self.done or self.responding:
+            return await self.receive()
+        if self.declared is not None and self.declared > self.limit:
+            raise self.too_large()
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        left = self.total_s - (now - self.started)
+        try:
+            message = await asyncio.wait_for(self.receive(), timeout=max(0.0, min(self.idle_s, left)))
+        except TimeoutError:
+            if left <= self.idle_s:
+                detail = f"the request body took longer than {self.total_s:g} s to arrive (the limit)"
+            else:
+                detail = f"the request body paused for longer than {self.idle_s:g} s (the limit between two parts)"
+            raise BodyRefused(408, detail) from None
+        if message["type"] != "http.request":
+            self.done = True  # http.disconnect
+            return message
+        self.size += len(message.get("body", b""))
+        if self.size > self.limit:
+            raise self.too_large()
+        if not message.get("more_body", False):
+            self.done = True
+        return message
+
+
+async def _refuse(send: Any, status: int, detail: str, *, close: bool = False) -> None:
     body = json.dumps({"detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *COMMON_HEADERS]
+    if close:
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: Any, *, tile_hosts: list[str]) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        tile_hosts: list[str],
+        max_body_bytes: int = 20_000_000,
+        body_idle_timeout_s: float = 15.0,
+        body_timeout_s: float = 120.0,
+    ) -> None:
         self.app = app
         self.tile_hosts = tile_hosts
+        self.body_limits = {"limit": max_body_bytes, "idle_s": body_idle_timeout_s, "total_s": body_timeout_s}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
-            await _refuse(send, 400, "the request holds a NUL character (%00)")
+            await _refuse(send, 400, "the request holds a NUL character (%00)", close=True)
             return
         head = scope["method"] == "HEAD"  # answered as GET without its body (uptime monitors, link checkers)
         if head:
             scope = {**scope, "method": "GET"}
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_headers = dict(scope.get("headers") or [])
+        guard = BodyGuard(receive, request_headers, **self.body_limits)  # type: ignore[arg-type]
+        incoming = request_headers.get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if _ID.match(incoming) else uuid.uuid4().hex[:16]
         token = request_id_var.set(rid)
         started = time.perf_counter()
@@ -106,6 +181,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
                 headers += [(b"x-request-id", rid.encode()), *COMMON_HEADERS]
+                guard.responding = True
+                if not guard.done and b"connection" not in {h[0].lower() for h in headers}:
+                    headers.append((b"connection", b"close"))  # the unread rest of the body is not ours to read
                 message = {**message, "headers": headers}
                 state["status"] = message["status"]
                 ctype = dict(headers).get(b"content-type", b"")
@@ -126,13 +204,109 @@ class RequestContextMiddleware:
                 await out(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, guard, send_wrapper)
+        except BodyRefused as exc:  # raised where no exception handler catches it (FastAPI's handle most)
+            if guard.responding:
+                raise
+            state["status"] = exc.status_code
+            await _refuse(send, exc.status_code, exc.detail, close=True)
         finally:
             log.info(
                 "%s %s %s %.1f ms",
                 "HEAD" if head else scope["method"],
-                scope["path"],
+                escape_controls(scope["path"]),
                 state["status"],
                 (time.perf_counter() - started) * 1000,
             )
             request_id_var.reset(token)
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline and a size limit on the request head (``serve`` uses it).
+
+    uvicorn itself never cuts off a client that opens a connection and never finishes its request head: its
+    keep-alive timer runs only after a response and stops at the first byte of the next request, and
+    httptools sets no limit on the size of a head. Here the head must be complete within ``head_timeout_s``
+    of the connection's start or of the head's first byte (else 408, or a silent close when nothing came),
+    and may not grow past ``max_head_bytes`` (else 431); both close the connection. ``None`` takes the
+    settings: ``header_timeout_s`` and ``max_header_bytes``.
+    """
+
+    head_timeout_s: float | None = None
+    max_head_bytes: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from service.settings import get_settings
+
+        timeout, size = self.head_timeout_s, self.max_head_bytes
+        if timeout is None or size is None:
+            settings = get_settings()
+            timeout = settings.header_timeout_s if timeout is None else timeout
+            size = settings.max_header_bytes if size is None else size
+        self._head_timeout, self._max_head = timeout, size
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._in_head = True  # waiting for (the rest of) a request head
+        self._head_started = False  # a byte of it has come
+        self._head_bytes = 0
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self._head_timeout, self._head_timed_out)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _refuse_head(self, status: int, detail: str) -> None:
+        log.info("%s %s (client %s)", status, detail, self.client[0] if self.client else "?")
+        body = json.dumps({"detail": detail}).encode()
+        reason = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}[status]
+        head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+        self.transport.write(head % (status, reason, len(body)) + body)
+        self.transport.close()
+
+    def _answering(self) -> bool:
+        """A response is under way (the head in question is a pipelined next request's)."""
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self._in_head or self.transport.is_closing():
+            return
+        if self._answering():  # refuse once the current answer is out, not in the middle of it
+            self._arm_head_timer()
+        elif self._head_started:
+            self._refuse_head(408, f"the request head did not arrive within {self._head_timeout:g} s (the limit)")
+        else:
+            self.transport.close()
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._in_head and self._head_bytes > self._max_head and not self.transport.is_closing():
+            if self._answering():
+                self.transport.close()
+            else:
+                self._refuse_head(431, f"the request head is larger than {self._max_head} bytes (the limit)")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = self._head_started = True
+        self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._in_head = self._head_started = False
+        self._head_bytes = 0
+        self._disarm_head_timer()
+        super().on_headers_complete()

@@ -19,8 +19,10 @@ _ERROR_DESCRIPTIONS = {
     401: "No API key, or one that is unknown or revoked",
     403: "The API key's role may not do this",
     404: "No such layer, feature or version",
+    408: "The request body paused too long between two parts, or took too long over all of it",
     413: "The body or geometry is over the documented limit",
     422: "A parameter or the body is wrong; `detail` names the problem",
+    429: "Too many failed authentications from this client; the Retry-After header says when to retry",
 }
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from pydantic import TypeAdapter
 
-from service import batch, heat, zones
+from service import batch, heat, zones, zonetable
 from service import check as check_mod
 from service.api.deps import RATE_LIMITED, RateLimit, SessionDep, SettingsDep, WriteSessionDep
 from service.api.params import GEOJSON_BODY, AsOf, JsonBody, LocationDep, error_responses
@@ -112,15 +116,67 @@ def heat_overlap_polygon(
     return heat.heat_overlap(session, geom, threshold_c=threshold_c, settings=settings)
 
 
+ZONES_PAGE_MAX = 10_000
+_ZONE_ROWS: TypeAdapter[list[heat.HeatZoneRow]] = TypeAdapter(list[heat.HeatZoneRow])
+
+
+async def _watch_disconnect(receive: Any, gone: threading.Event) -> None:
+    """Set ``gone`` when the ASGI receive channel reports that the client went away (or fails)."""
+    try:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - a broken channel: nobody is left to answer
+        pass
+    gone.set()
+
+
 @router.get(
     "/heat/zones",
     response_model=list[heat.HeatZoneRow],
     summary="Every zone, hottest first",
-    responses=error_responses(404),
+    description="Heat statistics of every zone of every Omgevingsvisie and Natura 2000 layer, hottest (mean) "
+    "first, a page at a time (`offset`, `limit`; the `X-Total-Count` header gives the number of zones, a "
+    '`Link: rel="next"` header the next page). The table is computed once per raster version, zone layer '
+    "versions and threshold and then answered from memory; a client that goes away stops the computation, "
+    "and what was done is kept for the next question.",
+    dependencies=[RateLimit],
+    responses={**error_responses(404), **RATE_LIMITED},
 )
-def heat_zones(session: SessionDep, settings: SettingsDep, threshold_c: Threshold = None, as_of: AsOf = None) -> Any:
-    set_as_of(session, as_of)
-    return heat.heat_zones(session, threshold_c=threshold_c, settings=settings)
+async def heat_zones(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    threshold_c: Threshold = None,
+    as_of: AsOf = None,
+    offset: Annotated[int, Query(ge=0, le=100_000_000, description="Zones to skip (hottest first)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=ZONES_PAGE_MAX, description="Zones in this page")] = 1_000,
+) -> Response:
+    cache = request.app.state.__dict__.setdefault("heat_zone_tables", zonetable.ZoneTableCache())
+    gone = threading.Event()
+
+    def answer() -> tuple[list[heat.HeatZoneRow], int]:
+        set_as_of(session, as_of)
+        return zonetable.zone_page(
+            session,
+            threshold_c=threshold_c,
+            offset=offset,
+            limit=limit,
+            settings=settings,
+            stop=gone.is_set,
+            cache=cache,
+        )
+
+    watcher = asyncio.create_task(_watch_disconnect(request.receive, gone))
+    try:
+        rows, total = await run_in_threadpool(answer)
+    finally:
+        watcher.cancel()
+    headers = {"X-Total-Count": str(total)}
+    if offset + limit < total:
+        headers["Link"] = f'<{request.url.include_query_params(offset=offset + limit, limit=limit)}>; rel="next"'
+    return Response(_ZONE_ROWS.dump_json(rows), media_type="application/json", headers=headers)
 
 
 @router.post(
