@@ -202,3 +202,14 @@ def live_server(app: object) -> Iterator[str]:
     finally:
         srv.should_exit = True
         thread.join(10)
+
+
+def api_key(settings: Settings, name: str = "gis-team") -> str:
+    """A new API key (role beheer) in ``settings``' database; the secret."""
+    from service.access import create_key
+
+    engine = make_engine(settings)
+    with make_sessionmaker(engine)() as s, s.begin():
+        _, secret = create_key(s, name=name)
+    engine.dispose()
+    return secret

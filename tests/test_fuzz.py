@@ -27,10 +27,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from service.access import create_key
 from service.api.app import create_app
-from service.database import make_engine, make_sessionmaker
 from service.settings import Settings
+from tests.conftest import api_key
 
 BASE_URL = f"http://{asgi.HOST}"
 # Per operation; GEBIEDSCHECK_FUZZ_EXAMPLES=500 for a deeper (slower) run by hand.
@@ -72,11 +71,7 @@ def test_api_conforms_to_its_openapi(case: Any, client: Any) -> None:
 
 @pytest.fixture(scope="module")
 def key(qsettings: Settings) -> str:
-    engine = make_engine(qsettings)
-    with make_sessionmaker(engine)() as s, s.begin():
-        _, secret = create_key(s, name="fuzz")
-    engine.dispose()
-    return secret
+    return api_key(qsettings, "fuzz")
 
 
 @schema.include(path="/layers/{slug}/versions", method="POST").parametrize()

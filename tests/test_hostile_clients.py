@@ -25,13 +25,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from service.access import create_key
 from service.api.app import create_app
 from service.api.middleware import GuardedHttpToolsProtocol
-from service.database import make_engine, make_sessionmaker
+from service.database import make_engine
 from service.logs import log_config
 from service.settings import Settings
-from tests.conftest import defaults_database, live_server
+from tests.conftest import api_key, defaults_database, live_server
 
 LIMIT = 1_000_000
 POINT = {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [6.56, 53.0]}}
@@ -59,11 +58,7 @@ def hsettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture(scope="module")
 def key(hsettings: Settings) -> str:
-    engine = make_engine(hsettings)
-    with make_sessionmaker(engine)() as s, s.begin():
-        _, secret = create_key(s, name="gis-team")
-    engine.dispose()
-    return secret
+    return api_key(hsettings, "gis-team")
 
 
 @pytest.fixture(scope="module")

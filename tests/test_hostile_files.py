@@ -19,13 +19,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from service.access import create_key
 from service.api.app import create_app
 from service.cli import app as cli
 from service.database import make_engine, make_sessionmaker
 from service.safeopen import ALLOWED_DRIVERS, harden
 from service.settings import Settings, get_settings
-from tests.conftest import defaults_database
+from tests.conftest import api_key, defaults_database
 from tests.data import make_hostile
 
 
@@ -83,11 +82,7 @@ def client(hsettings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def key(hsettings: Settings) -> str:
-    engine = make_engine(hsettings)
-    with make_sessionmaker(engine)() as s, s.begin():
-        _, secret = create_key(s, name="gis-team")
-    engine.dispose()
-    return secret
+    return api_key(hsettings, "gis-team")
 
 
 @pytest.fixture(scope="module")
@@ -349,7 +344,7 @@ def test_m4_csv_output_escapes_formulas(cli_env, ordinary, tmp_path) -> None:
     with out.open(newline="", encoding="utf-8") as fh:
         names = [row["name"] for row in csv.DictReader(fh)]
     assert names == [
-        "'=HYPERLINK(\"http://example.invalid\",\"klik\")",
+        '\'=HYPERLINK("http://example.invalid","klik")',
         "'=cmd|' /C calc'!A0",
         "'+1+1",
         "'@SUM(1)",

@@ -125,3 +125,21 @@ def test_temp_dirs_old_go_fresh_and_foreign_stay(session, settings, tmp_path, mo
 def test_negative_age_is_refused(session, settings) -> None:
     with pytest.raises(ValueError):
         clean_leftovers(session, settings=settings, min_age_s=-1)
+
+
+def test_the_service_cleans_up_when_it_starts(settings, loaded, tmp_path, monkeypatch, caplog) -> None:
+    """L4 end to end: the leftovers of a load killed with SIGKILL are gone once the service has started."""
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    upload = tmp_path / "gebiedscheck-upload-killed"
+    make(upload / "plan.gpkg", 2048)
+    age(upload)
+    orphan = make(settings.raster_store / f"{'7' * 64}.tif", 4096)
+    with caplog.at_level(logging.INFO, logger="service.housekeeping"), TestClient(create_app(settings)) as client:
+        assert client.get("/health").status_code == 200
+    assert not upload.exists() and not orphan.exists()
+    assert all(path.is_file() for path in settings.raster_store.glob("*.tif"))  # the loaded rasters stay
+    assert any("gebiedscheck-upload-killed" in r.getMessage() for r in caplog.records)

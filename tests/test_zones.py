@@ -10,9 +10,9 @@ import shapely
 from sqlalchemy import text
 
 from service.geo import location
-from service.loading import slugify
 from service.manifest import read_manifest
 from service.settings import PROJECT_ROOT
+from service.vectorload import slugify
 from service.zones import NEAREST_SQL, natura2000_distance, zones_at
 from tests.conftest import DATA
 
