@@ -14,6 +14,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GEBIEDSCHECK_HOST=0.0.0.0 \
     GEBIEDSCHECK_PORT=8000
 
+# Pango and a font for the PDF report (WeasyPrint); nothing is fetched at run time.
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+        fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml README.md requirements.lock ./
 COPY service ./service

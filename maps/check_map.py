@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from maps.data import COLOURS
 from maps.overview import CSS, ImageUrlOverlay, basemaps
 from service.check import CheckReport
+from service.dutch import meters, oppervlakte, procent
 from service.geo import to_wgs84_geojson
 from service.settings import Settings, get_settings
 
@@ -57,7 +58,9 @@ def check_map(
         if gj is None:
             continue
         colour = COLOURS.get(z.layer, "#ff7f00")
-        overlap = "punt ligt erin" if z.overlap_m2 is None else f"{z.overlap_m2:,.0f} m² ({z.overlap_pct:g}%)"
+        overlap = (
+            "punt ligt erin" if z.overlap_m2 is None else f"{oppervlakte(z.overlap_m2)} ({procent(z.overlap_pct)})"
+        )
         popup = (
             f"<strong>{escape(z.name)}</strong><br>{escape(z.layer_title)} · {escape(z.source.label)}<br>"
             f"Overlap: {escape(overlap)}<br><small>{escape(z.policy.section or '')} "
@@ -85,9 +88,7 @@ def check_map(
     line_gj = session.execute(text(LINE_SQL), {"wkb": shapely.to_wkb(geom), "fid": n.nearest.feature_id}).scalar()
     bounds_geoms = [geom]
     if line_gj:
-        label = f"Natura 2000: {n.nearest.name} — " + (
-            "ligt erin" if n.inside else f"{n.distance_m:,.0f} m".replace(",", ".")
-        )
+        label = f"Natura 2000: {n.nearest.name} — " + ("ligt erin" if n.inside else meters(n.distance_m))
         line = json.loads(line_gj)
         folium.GeoJson(
             line,

@@ -40,6 +40,10 @@ if command -v apt-get >/dev/null 2>&1; then
     # The viewer's tests run in Debian's Chromium (never a downloaded browser); npm fetches the map assets.
     command -v chromium >/dev/null 2>&1 || missing+=("chromium" "chromium-driver")
     command -v npm >/dev/null 2>&1 || missing+=("npm")
+    # The PDF report (WeasyPrint): Pango and a font; its tests read the PDF with poppler's pdftotext/pdftoppm.
+    dpkg -s libpangoft2-1.0-0 >/dev/null 2>&1 || missing+=("libpangoft2-1.0-0")
+    dpkg -s fonts-dejavu-core >/dev/null 2>&1 || missing+=("fonts-dejavu-core")
+    command -v pdftotext >/dev/null 2>&1 || missing+=("poppler-utils")
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "bootstrap: installing ${missing[*]} (Debian packages)"
         apt_install "${missing[@]}" || echo "bootstrap: could not install ${missing[*]} (need root);" \

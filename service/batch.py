@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
@@ -22,9 +22,23 @@ from sqlalchemy.orm import Session
 from service.errors import GeometryTooComplex, InvalidInput
 from service.geo import ParsedGeometry
 from service.heat import current_raster, polygon_stats
+from service.schemas import NestedZone
 from service.settings import Settings, get_settings
 from service.validation import validate_many
-from service.zones import MUNICIPALITY, NATURA2000, _current_version, _loaded, band_for
+from service.zones import (
+    MUNICIPALITY,
+    NATURA2000,
+    NEARBY_DESCRIPTION,
+    ContextRows,
+    NearbyZone,
+    _current_version,
+    _loaded,
+    band_for,
+    context_of,
+    nearby_distance,
+    outside_share,
+    zone_context_rows,
+)
 
 COLUMNS = [
     "index",
@@ -36,6 +50,10 @@ COLUMNS = [
     "in_municipality",
     "zones",
     "zone_names",
+    "nested",
+    "outside_zones_m2",
+    "outside_zones_pct",
+    "nearby",
     "natura2000_distance_m",
     "natura2000_name",
     "natura2000_site_number",
@@ -56,6 +74,18 @@ class BatchRow(BaseModel):
     in_municipality: bool | None
     zones: list[str]
     zone_names: list[str]
+    nested: list[NestedZone] = Field(
+        description="The zones of this row that lie entirely inside other zones of this row (as the single "
+        "check's `nested_in`); in the CSV/GeoPackage a text column 'Publiekshart in Binnenstad; …'"
+    )
+    outside_zones_m2: float | None = Field(
+        description="Area in no zone: the polygon minus the union of the zones it intersects (None for a point)"
+    )
+    outside_zones_pct: float | None = Field(description="outside_zones_m2 as a percentage of the area")
+    nearby: list[NearbyZone] = Field(
+        description=NEARBY_DESCRIPTION + " In the CSV/GeoPackage a text column 'Toeristisch Recreatieve Zone "
+        "(416 m); …'"
+    )
     natura2000_distance_m: float
     natura2000_name: str
     natura2000_site_number: int | None
@@ -70,6 +100,7 @@ class BatchReport(BaseModel):
     threshold_c: float
     raster_version: int
     natura2000_version: int
+    nearby_distance_m: float = Field(description="The distance within which zones count as nearby (m)")
     label: str = "indicatief"
     rows: list[BatchRow]
 
@@ -169,7 +200,24 @@ def batch_frame(
     settings: Settings | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Zones, Natura 2000 distance, heat and warnings for every item, as columns; plus what was used."""
+    """Zones, nested zones, the part outside every zone, nearby zones, Natura 2000 distance, heat and warnings
+    for every item, as columns (nested and nearby as text); plus what was used."""
+    frame, used, _ = _batch(
+        session, items, threshold_c=threshold_c, repair=repair, settings=settings, progress=progress
+    )
+    return frame, used
+
+
+def _batch(
+    session: Session,
+    items: Sequence[ParsedGeometry],
+    *,
+    threshold_c: float | None = None,
+    repair: bool = False,
+    settings: Settings | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any], ContextRows]:
+    """:func:`batch_frame`, and the rows of :data:`service.zones.CONTEXT_SQL` by item (for the pydantic rows)."""
     settings = settings or get_settings()
     threshold = settings.heat_threshold_c if threshold_c is None else float(threshold_c)
     n = len(items)
@@ -186,6 +234,8 @@ def batch_frame(
         {"muni": MUNICIPALITY, "max_acc": float(max_acc)},
         ["i", "zones", "zone_names", "crosses", "near_edge", "in_muni"],
     )
+    distance = nearby_distance(settings)
+    context = zone_context_rows(session, "batch_input", {}, distance)
     if progress:
         progress(step)
     n2k_version = _current_version(session, NATURA2000)
@@ -214,6 +264,8 @@ def batch_frame(
         np.where(dist == 0.0, "in_natura2000", ""),
     ]
     warnings = [";".join(w for w in ws if w) for ws in zip(*warn_parts, strict=True)]
+    ctx = [context.rows.get(i) for i in range(n)]
+    outside = [outside_share(c.area, c.outside) if c is not None else (None, None) for c in ctx]
     props = [it.properties for it in items]
     frame = pd.DataFrame(
         {
@@ -226,6 +278,10 @@ def batch_frame(
             "in_municipality": in_muni,
             "zones": zones["zones"].fillna("").to_numpy(),
             "zone_names": zones["zone_names"].fillna("").to_numpy(),
+            "nested": [_nested_text(c.nested if c is not None else None) for c in ctx],
+            "outside_zones_m2": np.array([o[0] for o in outside], dtype="float64"),
+            "outside_zones_pct": np.array([o[1] for o in outside], dtype="float64"),
+            "nearby": [_nearby_text(c.nearby if c is not None else None) for c in ctx],
             "natura2000_distance_m": np.round(dist, 3),
             "natura2000_name": nearest["name"].to_numpy(),
             "natura2000_site_number": pd.array(nearest["site"].astype("float64"), dtype="Int64"),
@@ -237,17 +293,39 @@ def batch_frame(
     )
     if progress:
         progress(n - 3 * step)
-    used = {"threshold_c": threshold, "raster_version": ref.version, "natura2000_version": int(n2k_version.number)}
-    return frame, used
+    used = {
+        "threshold_c": threshold,
+        "raster_version": ref.version,
+        "natura2000_version": int(n2k_version.number),
+        "nearby_distance_m": distance,
+    }
+    return frame, used, context
+
+
+def _nearby_text(nearby: list[list[Any]] | None) -> str:
+    """'Toeristisch Recreatieve Zone (416 m); Witterveld (480 m)' (empty: no zone nearby)."""
+    return "; ".join(f"{name} ({d:.0f} m)" for _slug, _fid, name, d in nearby or [])
+
+
+def _nested_text(nested: list[list[str]] | None) -> str:
+    """'Publiekshart in Binnenstad; Havenkwartier in Stadsbedrijvenpark' (empty: no nested zones)."""
+    inside: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    for layer, fid, name, _layer, _fid, out_name in nested or []:
+        inside.setdefault((layer, fid), (name, []))[1].append(out_name)
+    return "; ".join(f"{name} in {', '.join(outer)}" for name, outer in inside.values())
 
 
 def check_batch(session: Session, items: Sequence[ParsedGeometry], **kwargs: Any) -> BatchReport:
     """The batch as pydantic rows (for the API's size of batch)."""
-    frame, used = batch_frame(session, items, **kwargs)
+    frame, used, context = _batch(session, items, **kwargs)
     rows = []
     for rec in frame.astype(object).where(frame.notna(), None).to_dict("records"):
         for key in ("zones", "zone_names", "warnings"):
             rec[key] = [v for v in (rec[key] or "").split(";") if v]
+        row = context.rows.get(rec["index"])
+        ctx = context_of(row, context.layers) if row is not None else None
+        rec["nearby"] = ctx.nearby if ctx else []
+        rec["nested"] = ctx.nested if ctx else []
         rows.append(BatchRow(**rec))
     return BatchReport(count=len(rows), rows=rows, **used)
 

@@ -11,19 +11,25 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from service.dutch import getal, procent
 from service.geo import XY, Location, ParsedGeometry, rd_to_wgs84
 from service.heat import HeatAtAnswer, HeatStats, heat_at, heat_overlap
-from service.schemas import Policy
+from service.schemas import Policy, ZoneRef
 from service.settings import Settings, get_settings
 from service.validation import Repair, validate_polygonal
 from service.zones import (
     MUNICIPALITY,
+    NEARBY_DESCRIPTION,
     ZONE_CATEGORIES,
     Natura2000Answer,
+    NearbyZone,
     SourceRef,
+    ZoneContext,
     _loaded,
     _source,
     natura2000_distance,
+    nearby_distance,
+    zone_context,
 )
 
 DISCLAIMER = (
@@ -48,6 +54,11 @@ class CheckZone(BaseModel):
     overlap_m2: float | None = Field(description="Area of the initiative inside the zone (None for a point)")
     overlap_pct: float = Field(description="Share of the initiative inside the zone, in percent")
     edge_distance_m: float = Field(description="Distance from the initiative to the zone's boundary")
+    nested_in: list[ZoneRef] = Field(
+        description="The other zones of this report that contain this whole zone (its geometry is covered by "
+        "theirs, e.g. the publiekshart inside the binnenstad): the area of the initiative inside this zone is "
+        "also inside those, so the overlaps of nested zones overlap and do not add up"
+    )
     accuracy_m: float | None
     policy: Policy
     source: SourceRef
@@ -68,6 +79,19 @@ class CheckReport(BaseModel):
     initiative: Initiative
     in_municipality: bool | None = Field(description="Entirely inside the (indicative) municipality boundary")
     zones: list[CheckZone]
+    outside_zones_m2: float | None = Field(
+        description="Area of the initiative (m²) that lies in none of the zones: the initiative minus the union "
+        "of every zone it intersects (Omgevingsvisie and Natura 2000 layers), so nested or overlapping zones are "
+        "counted once, not summed. None for a point"
+    )
+    outside_zones_pct: float | None = Field(
+        description="outside_zones_m2 as a percentage of the initiative's area (100: in no zone at all; 0: wholly "
+        "inside zones). None for a point"
+    )
+    nearby: list[NearbyZone] = Field(
+        description=NEARBY_DESCRIPTION + " Distances from the point, or from the edge of the polygon."
+    )
+    nearby_distance_m: float = Field(description="The distance within which zones count as nearby (m)")
     natura2000: Natura2000Answer
     heat: HeatStats | HeatAtAnswer
     warnings: list[Warning_]
@@ -96,6 +120,10 @@ ORDER BY l.category = 'natura2000', l.slug, f.name
 """
 
 
+# The initiative as the one-row relation of :func:`service.zones.zone_context` (the batch uses its input table).
+SINGLE_SOURCE = "(SELECT 0 AS i, ST_GeomFromWKB(:wkb, 28992) AS geom)"
+
+
 def _pct(overlap: float, area: float) -> float:
     return round(100.0 * overlap / area, 2) if area > 0 else 0.0
 
@@ -122,7 +150,11 @@ def check(
     rp = geom.representative_point()
     loc = Location(wgs84=rd_to_wgs84(rp.x, rp.y), rd=XY(x=round(rp.x, 3), y=round(rp.y, 3)), crs_in=parsed.crs_in)
     area = float(geom.area) if polygonal else None
-    rows = session.execute(text(ZONES_SQL), {"wkb": shapely.to_wkb(geom)}).all()
+    wkb = shapely.to_wkb(geom)
+    rows = session.execute(text(ZONES_SQL), {"wkb": wkb}).all()
+    distance = nearby_distance(settings)
+    ctx = zone_context(session, SINGLE_SOURCE, {"wkb": wkb}, distance).get(0) or ZoneContext()
+    containers = {(z.layer, z.feature_id): z.nested_in for z in ctx.nested}
 
     zones: list[CheckZone] = []
     warnings: list[Warning_] = []
@@ -149,6 +181,7 @@ def check(
                     overlap_m2=None if overlap is None else round(overlap, 2),
                     overlap_pct=pct,
                     edge_distance_m=round(float(r.edge), 2),
+                    nested_in=containers.get((r.slug, r.fid), []),
                     accuracy_m=r.accuracy_m,
                     policy=Policy(section=r.policy_section, summary=r.policy_summary),
                     source=_source(r),
@@ -160,7 +193,8 @@ def check(
                         code="crosses_boundary",
                         layer=r.slug,
                         feature_id=r.fid,
-                        message=f"Het initiatief ligt deels in {label} ({pct:g}%); het kruist de grens van de zone.",
+                        message=f"Het initiatief ligt deels in {label} ({procent(pct)}); "
+                        "het kruist de grens van de zone.",
                     )
                 )
             elif float(r.edge) <= acc:
@@ -171,7 +205,7 @@ def check(
                         feature_id=r.fid,
                         message=(
                             f"Het initiatief ligt op {float(r.edge):.0f} m van de rand van {label}, binnen de "
-                            f"opgegeven nauwkeurigheid van deze laag (±{acc:g} m): het antwoord kan omslaan."
+                            f"opgegeven nauwkeurigheid van deze laag (±{getal(acc)} m): het antwoord kan omslaan."
                         ),
                     )
                 )
@@ -183,7 +217,7 @@ def check(
                     feature_id=r.fid,
                     message=(
                         f"Het initiatief ligt net buiten {label} ({float(r.edge):.0f} m), binnen de opgegeven "
-                        f"nauwkeurigheid van deze laag (±{acc:g} m): het kan er toch in liggen."
+                        f"nauwkeurigheid van deze laag (±{getal(acc)} m): het kan er toch in liggen."
                     ),
                 )
             )
@@ -233,6 +267,10 @@ def check(
         ),
         in_municipality=in_municipality,
         zones=zones,
+        outside_zones_m2=ctx.outside_zones_m2,
+        outside_zones_pct=ctx.outside_zones_pct,
+        nearby=ctx.nearby,
+        nearby_distance_m=distance,
         natura2000=n2k,
         heat=heat,
         warnings=warnings,

@@ -147,8 +147,11 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     out.print(t)
 
 
+DUTCH_SEPARATORS = str.maketrans({",": ".", ".": ","})
+
+
 def nl(value: float | None, digits: int = 0) -> str:
-    """A number the Dutch way: 1 234,5."""
+    """A number the Dutch way: a dot between thousands and a decimal comma (``3.596``, ``1.234,5``, ``56,6``)."""
     if value is None:
         return "–"
-    return f"{value:,.{digits}f}".replace(",", " ").replace(".", ",")
+    return f"{value:,.{digits}f}".translate(DUTCH_SEPARATORS)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from service.check import CheckReport
 from service.cli_common import cli_session, err, fail, nl, out, print_json, table
 from service.errors import GebiedscheckError
 from service.geo import Location
 from service.heat import HeatStats
+from service.zones import NearbyZone
 
 Lat = Annotated[float | None, typer.Option(help="Breedtegraad (WGS84).")]
 Lon = Annotated[float | None, typer.Option(help="Lengtegraad (WGS84).")]
@@ -45,8 +48,8 @@ def register(app: typer.Typer) -> None:
         from service.zones import zones_at as q
 
         loc = _loc(lat, lon, x, y, crs)
-        with cli_session() as (session, _settings):
-            answer = q(session, loc)
+        with cli_session() as (session, settings):
+            answer = q(session, loc, settings=settings)
         if as_json:
             return print_json(answer)
         out.print(
@@ -55,14 +58,15 @@ def register(app: typer.Typer) -> None:
                 answer.in_municipality
             ]
         )
-        if not answer.zones:
+        if answer.zones:
+            table(
+                "Gebieden op deze plek (indicatief)",
+                ("gebied", "laag", "Omgevingsvisie", "wat er gevraagd wordt"),
+                [(z.name, z.layer, z.policy.section, z.policy.summary) for z in answer.zones],
+            )
+        else:
             out.print("Deze plek ligt in geen van de gebieden.")
-            return None
-        table(
-            "Gebieden op deze plek (indicatief)",
-            ("gebied", "laag", "Omgevingsvisie", "wat er gevraagd wordt"),
-            [(z.name, z.layer, z.policy.section, z.policy.summary) for z in answer.zones],
-        )
+        out.print(escape(nearby_line(answer.nearby, answer.nearby_distance_m)), highlight=False, soft_wrap=True)
         return None
 
     @app.command("natura2000")
@@ -229,6 +233,19 @@ def register(app: typer.Typer) -> None:
         return None
 
 
+def zone_label(name: str, layer_title: str) -> str:
+    """'Toeristisch Recreatieve Zone (TRZ)' for the TRZ (its layer's title), 'Witterveld (Natura 2000-gebieden)'."""
+    return layer_title if layer_title.lower().startswith(name.lower()) else f"{name} ({layer_title})"
+
+
+def nearby_line(nearby: Sequence[NearbyZone], distance_m: float) -> str:
+    """'Binnen 500 m: Toeristisch Recreatieve Zone (TRZ), 416 m; …' (the zones near, not in, the place)."""
+    within = f"Binnen {nl(distance_m)} m"
+    if not nearby:
+        return f"{within}: geen andere gebieden."
+    return f"{within}: " + "; ".join(f"{zone_label(z.name, z.layer_title)}, {nl(z.distance_m)} m" for z in nearby)
+
+
 def _print_report(report: CheckReport) -> None:
     ini = report.initiative
     out.print(
@@ -254,6 +271,20 @@ def _print_report(report: CheckReport) -> None:
         )
     else:
         out.print("In geen van de gebieden.")
+    for z in report.zones:
+        if z.nested_in:
+            inside = " en ".join(o.name for o in z.nested_in)
+            out.print(
+                escape(f"{z.name} ligt geheel in {inside}: die overlap telt in beide mee."),
+                highlight=False,
+                soft_wrap=True,
+            )
+    if report.outside_zones_m2 is not None:
+        out.print(
+            f"Buiten alle gebieden: {nl(report.outside_zones_m2)} m² ({nl(report.outside_zones_pct, 1)} %).",
+            highlight=False,
+        )
+    out.print(escape(nearby_line(report.nearby, report.nearby_distance_m)), highlight=False, soft_wrap=True)
     n = report.natura2000
     out.print(
         f"Natura 2000: {n.nearest.name}, "

@@ -54,3 +54,20 @@ class ErrorDetail(BaseModel):
     """The body of the API's error answers (the app's error handlers write it; GET /health's 503 has its own)."""
 
     detail: str = Field(description="What is wrong, naming the parameter or the problem")
+
+
+class ZoneRef(BaseModel):
+    """A zone named by its layer and feature."""
+
+    layer: str
+    feature_id: str
+    name: str
+
+
+class NestedZone(ZoneRef):
+    """A zone of the answer that lies entirely inside other zones of the same answer."""
+
+    nested_in: list[ZoneRef] = Field(
+        description="The zones of this answer whose geometry covers this zone's whole geometry (ST_CoveredBy), "
+        "e.g. the publiekshart inside the binnenstad; their overlaps count the same area twice"
+    )

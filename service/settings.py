@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Heavy questions (heat overlap, check, batch) run at once per worker process"
     )
     heavy_wait_s: float = Field(default=30.0, description="How long a heavy question waits for its turn (then 503)")
+    nearby_distance_m: float = Field(
+        default=500.0, description="Zones within this distance of a location or plan are named as nearby (m)"
+    )
     # Hostile files and clients: every limit is checked before the work it bounds
     max_raster_cells: int = Field(
         default=1_000_000_000,

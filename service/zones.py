@@ -1,11 +1,17 @@
-"""Which zones lie at a location, and how far the nearest Natura 2000 area is.
+"""Which zones lie at a location, which lie near it, and how far the nearest Natura 2000 area is.
 
 Answers come from PostGIS in EPSG:28992 metres, from each layer's *current* version, and say which
 layer version and source they used and whether it is indicative.
+
+:data:`CONTEXT_SQL` is the one definition of the zones *near* a location, of nested zones and of the part of a
+plan in no zone: one set-based statement over ``(i, geom)`` rows, for the single questions (one row) and the
+batch (``batch_input``, all rows at once) alike, so both give the same answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import shapely
@@ -16,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import NotFound
 from service.geo import XY, Location, rd_to_wgs84
-from service.schemas import Policy
+from service.schemas import NestedZone, Policy, ZoneRef
 from service.settings import Settings, get_settings
 
 NATURA2000 = "natura2000"
@@ -46,10 +52,32 @@ class Zone(BaseModel):
     source: SourceRef
 
 
+class NearbyZone(BaseModel):
+    """A zone near the location or plan that it does not lie in (or overlap)."""
+
+    layer: str
+    layer_title: str
+    feature_id: str
+    name: str
+    distance_m: float = Field(
+        description="Distance in metres, rounded to 1 m, from the point (or from the plan polygon's edge) to the "
+        "zone; the zone itself is not touched (distance greater than 0 before rounding)"
+    )
+    policy: Policy
+
+
+NEARBY_DESCRIPTION = (
+    "Zones of the Omgevingsvisie and Natura 2000 layers within `nearby_distance_m` of the location (or plan) "
+    "that it does not lie in or overlap, nearest first. A zone listed under `zones` is never listed here."
+)
+
+
 class ZonesAnswer(BaseModel):
     location: Location
     in_municipality: bool | None = Field(description="Inside the (indicative) boundary of the municipality of Assen")
     zones: list[Zone]
+    nearby: list[NearbyZone] = Field(description=NEARBY_DESCRIPTION)
+    nearby_distance_m: float = Field(description="The distance within which zones count as nearby (m)")
     note: str = "A point on a zone boundary counts as inside; a point in a hole of a zone is outside."
 
 
@@ -95,11 +123,13 @@ def point_sql(loc: Location) -> tuple[str, dict[str, float]]:
     return "ST_SetSRID(ST_MakePoint(:px, :py), 28992)", {"px": loc.rd.x, "py": loc.rd.y}
 
 
-def zones_at(session: Session, loc: Location) -> ZonesAnswer:
-    """Every zone (current version of each Omgevingsvisie or Natura 2000 layer) that contains the point.
+def zones_at(session: Session, loc: Location, *, settings: Settings | None = None) -> ZonesAnswer:
+    """Every zone (current version of each Omgevingsvisie or Natura 2000 layer) that contains the point, and
+    the zones within ``settings.nearby_distance_m`` that do not (:func:`zone_context`).
 
     Uses ST_Intersects, so a point on a boundary counts as inside, and a point in a hole is outside.
     """
+    settings = settings or get_settings()
     pt, params = point_sql(loc)
     rows = session.execute(
         text(
@@ -132,7 +162,15 @@ def zones_at(session: Session, loc: Location) -> ZonesAnswer:
     ]
     muni_loaded = any(r.slug == MUNICIPALITY for r in rows) or _loaded(session, MUNICIPALITY)
     inside = any(r.slug == MUNICIPALITY for r in rows) if muni_loaded else None
-    return ZonesAnswer(location=loc, in_municipality=inside, zones=zones)
+    distance = nearby_distance(settings)
+    ctx = zone_context(session, f"(SELECT 0 AS i, {pt} AS geom)", params, distance).get(0)
+    return ZonesAnswer(
+        location=loc,
+        in_municipality=inside,
+        zones=zones,
+        nearby=ctx.nearby if ctx else [],
+        nearby_distance_m=distance,
+    )
 
 
 def _loaded(session: Session, slug: str) -> bool:
@@ -224,3 +262,142 @@ def natura2000_distance(
         bands_m=sorted(settings.natura2000_bands_m),
         source=_source(version),
     )
+
+
+# --- Zones near a location, nested zones, and the part of a plan in no zone: one definition for every door ---
+
+CONTEXT_SQL = """
+WITH zl AS (
+    SELECT l.slug, gc_version(l.id, l.current_version_id) AS vid
+    FROM layers l WHERE l.kind = 'vector' AND l.category = ANY(:categories)
+),
+parts AS (
+    SELECT s.i, p.feature_id, p.geom AS part, s.geom AS g,
+           ST_Distance(p.geom, s.geom) AS d, ST_Intersects(p.geom, s.geom) AS hit
+    FROM {source} s
+    JOIN feature_parts p ON ST_DWithin(p.geom, s.geom, :nearby_m)
+    JOIN zl ON zl.vid = p.version_id
+),
+feats AS (
+    SELECT pa.i, pa.feature_id, min(pa.d) AS d, bool_or(pa.hit) AS hit FROM parts pa GROUP BY pa.i, pa.feature_id
+),
+near AS (
+    SELECT fe.i, jsonb_agg(jsonb_build_array(zl.slug, f.fid, f.name, round(fe.d)) ORDER BY fe.d, zl.slug, f.fid)
+           AS nearby
+    FROM feats fe JOIN features f ON f.id = fe.feature_id JOIN zl ON zl.vid = f.version_id
+    WHERE NOT fe.hit
+    GROUP BY fe.i
+),
+hits AS (SELECT fe.i, fe.feature_id FROM feats fe WHERE fe.hit),
+nests AS MATERIALIZED (  -- once per pair of zones, not once per plan
+    SELECT pr.inner_id, pr.outer_id
+    FROM (SELECT DISTINCT a.feature_id AS inner_id, b.feature_id AS outer_id
+          FROM hits a JOIN hits b ON b.i = a.i AND b.feature_id <> a.feature_id) pr
+    JOIN features fa ON fa.id = pr.inner_id JOIN features fb ON fb.id = pr.outer_id
+    WHERE ST_CoveredBy(fa.geom, fb.geom)
+),
+nested AS (
+    SELECT a.i, jsonb_agg(jsonb_build_array(la.slug, fa.fid, fa.name, lb.slug, fb.fid, fb.name)
+                          ORDER BY la.slug, fa.fid, lb.slug, fb.fid) AS nested
+    FROM hits a JOIN hits b ON b.i = a.i
+    JOIN nests n ON n.inner_id = a.feature_id AND n.outer_id = b.feature_id
+    JOIN features fa ON fa.id = a.feature_id JOIN zl la ON la.vid = fa.version_id
+    JOIN features fb ON fb.id = b.feature_id JOIN zl lb ON lb.vid = fb.version_id
+    GROUP BY a.i
+),
+cover AS (
+    SELECT pa.i, ST_UnaryUnion(ST_Collect(ST_CollectionExtract(ST_Intersection(pa.part, pa.g), 3))) AS u
+    FROM parts pa WHERE pa.hit AND ST_Dimension(pa.g) = 2
+    GROUP BY pa.i
+)
+SELECT s.i, n.nearby, x.nested,
+       CASE WHEN ST_Dimension(s.geom) = 2 THEN ST_Area(s.geom) END AS area,
+       CASE WHEN ST_Dimension(s.geom) = 2 THEN
+         ST_Area(CASE WHEN c.u IS NULL THEN s.geom ELSE ST_Difference(s.geom, c.u) END) END AS outside
+FROM {source} s
+LEFT JOIN near n ON n.i = s.i
+LEFT JOIN nested x ON x.i = s.i
+LEFT JOIN cover c ON c.i = s.i
+"""
+
+
+class ZoneContext(BaseModel):
+    """What :data:`CONTEXT_SQL` says about one location or plan."""
+
+    nearby: list[NearbyZone] = []
+    nested: list[NestedZone] = []
+    outside_zones_m2: float | None = None
+    outside_zones_pct: float | None = None
+
+
+def nearby_distance(settings: Settings | None = None) -> float:
+    """The distance within which zones count as nearby (0 for a negative or NaN setting: none are nearby)."""
+    d = float((settings or get_settings()).nearby_distance_m)
+    return d if d > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ContextRows:
+    """The rows of :data:`CONTEXT_SQL` by ``i``, and the titles and policy of the zone layers they name."""
+
+    rows: dict[int, Any]
+    layers: dict[str, tuple[str, str | None, str | None]]
+
+
+def zone_context_rows(session: Session, source: str, params: dict[str, Any], distance_m: float) -> ContextRows:
+    """:data:`CONTEXT_SQL` for every row of ``source`` in one set-based statement. ``source`` is a relation of
+    ``(i integer, geom geometry)`` in EPSG:28992, a constant of ours: a table, or a subquery of bound values.
+
+    Nearby: zones of the Omgevingsvisie and Natura 2000 layers (current version, ``as_of`` honoured) whose
+    subdivided parts lie within ``distance_m`` (ST_DWithin on the GiST index of ``feature_parts``) and which
+    the geometry does not intersect; the distance is the minimum over the zone's parts, rounded to 1 m.
+    Nested: pairs of zones the geometry intersects where one covers the other entirely. Outside: the area of
+    a polygon not covered by the union of the zones it intersects. (Layer titles and policy: once, not per row.)
+    """
+    categories = list(ZONE_CATEGORIES)
+    bound = {**params, "nearby_m": distance_m, "categories": categories}
+    rows = session.execute(text(CONTEXT_SQL.format(source=source)), bound).all()
+    layers: Sequence[Any] = []
+    if any(r.nearby for r in rows):
+        layers = session.execute(
+            text("SELECT slug, title, policy_section, policy_summary FROM layers WHERE category = ANY(:categories)"),
+            {"categories": categories},
+        ).all()
+    return ContextRows(rows={int(r.i): r for r in rows}, layers={r[0]: (r[1], r[2], r[3]) for r in layers})
+
+
+def zone_context(session: Session, source: str, params: dict[str, Any], distance_m: float) -> dict[int, ZoneContext]:
+    """:func:`zone_context_rows`, read into :class:`ZoneContext` models."""
+    ctx = zone_context_rows(session, source, params, distance_m)
+    return {i: context_of(r, ctx.layers) for i, r in ctx.rows.items()}
+
+
+def outside_share(area: float | None, outside: float | None) -> tuple[float | None, float | None]:
+    """``(outside_zones_m2, outside_zones_pct)`` from a polygon's area and its part in no zone (None, None for a
+    point): clamped to the area, rounded to 0.01."""
+    if area is None or outside is None:
+        return None, None
+    area = float(area)
+    out = min(max(float(outside), 0.0), area)
+    return round(out, 2), (round(100.0 * out / area, 2) if area > 0 else 0.0)
+
+
+def context_of(r: Any, layers: dict[str, tuple[str, str | None, str | None]]) -> ZoneContext:
+    """One row of :data:`CONTEXT_SQL` as a :class:`ZoneContext` (``layers``: :attr:`ContextRows.layers`)."""
+    nearby = [
+        NearbyZone(
+            layer=slug,
+            layer_title=layers[slug][0],
+            feature_id=fid,
+            name=name,
+            distance_m=float(d),
+            policy=Policy(section=layers[slug][1], summary=layers[slug][2]),
+        )
+        for slug, fid, name, d in r.nearby or []
+    ]
+    nested: dict[tuple[str, str], NestedZone] = {}
+    for layer, fid, name, out_layer, out_fid, out_name in r.nested or []:
+        zone = nested.setdefault((layer, fid), NestedZone(layer=layer, feature_id=fid, name=name, nested_in=[]))
+        zone.nested_in.append(ZoneRef(layer=out_layer, feature_id=out_fid, name=out_name))
+    m2, pct = outside_share(r.area, r.outside)
+    return ZoneContext(nearby=nearby, nested=list(nested.values()), outside_zones_m2=m2, outside_zones_pct=pct)

@@ -47,6 +47,11 @@ def test_batch_matches_single_checks(qclient) -> None:
         assert set(row["zones"]) == {f"{z['layer']}/{z['feature_id']}" for z in single["zones"]}
         assert row["natura2000_distance_m"] == pytest.approx(single["natura2000"]["distance_m"], abs=1e-3)
         assert row["natura2000_name"] == single["natura2000"]["nearest"]["name"]
+        assert row["nearby"] == single["nearby"]
+        assert (row["outside_zones_m2"], row["outside_zones_pct"]) == (
+            single["outside_zones_m2"],
+            single["outside_zones_pct"],
+        )
         heat = single["heat"].get("value_c", single["heat"].get("mean_c"))
         assert row["heat_c"] == pytest.approx(heat, abs=1e-3)
     assert "in_natura2000" in rows[2]["warnings"]

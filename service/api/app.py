@@ -9,19 +9,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from psycopg.errors import InsufficientPrivilege
 from sqlalchemy.exc import DataError as SADataError
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from maps.overview import basemaps
 from service import __version__
 from service.api import routes_admin, routes_health, routes_layers, routes_maps, routes_ogc, routes_questions
 from service.api.middleware import RequestContextMiddleware, tile_origins
 from service.database import make_engine, make_sessionmaker
+from service.errorpage import error_html, wants_html
 from service.errors import DatabaseUnavailable, GebiedscheckError, TooManyRequests, from_database_error, status_for
 from service.housekeeping import clean_leftovers
 from service.safeopen import harden
@@ -96,8 +99,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_timeout_s=settings.body_timeout_s,
     )
 
+    def error_answer(request: Request, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+        """``{"detail": ...}`` for API clients; the Dutch HTML page for a browser or ``f=html``."""
+        if wants_html(request.headers.get("accept"), request.query_params.get("f")):
+            return HTMLResponse(error_html(status, detail), status_code=status, headers=headers)
+        return JSONResponse(status_code=status, content={"detail": detail}, headers=headers)
+
     @app.exception_handler(GebiedscheckError)
-    async def domain_error(request: Request, exc: GebiedscheckError) -> JSONResponse:
+    async def domain_error(request: Request, exc: GebiedscheckError) -> Response:
         status = status_for(exc)
         log.log(
             logging.ERROR if status >= 500 else logging.INFO,
@@ -108,46 +117,51 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             exc.cause,
         )
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
-        return JSONResponse(status_code=status, content={"detail": exc.detail}, headers=headers)
+        return error_answer(request, status, exc.detail, headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Unknown routes (404), wrong methods (405), bodies refused by the middleware (413, 408): FastAPI's own
+        answer for API clients, the Dutch page for browsers."""
+        if exc.status_code >= 400 and wants_html(request.headers.get("accept"), request.query_params.get("f")):
+            return HTMLResponse(error_html(exc.status_code, str(exc.detail)), exc.status_code, headers=exc.headers)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(SADataError)
     @app.exception_handler(SATimeoutError)
-    async def db_down(request: Request, exc: Exception) -> JSONResponse:
+    async def db_down(request: Request, exc: Exception) -> Response:
         named = from_database_error(exc, timeout_ms=settings.statement_timeout_ms)
         return await domain_error(request, named or DatabaseUnavailable("the database is unavailable", cause=exc))
 
     @app.exception_handler(ProgrammingError)
-    async def db_refused(request: Request, exc: ProgrammingError) -> JSONResponse:
+    async def db_refused(request: Request, exc: ProgrammingError) -> Response:
         if isinstance(getattr(exc, "orig", None), InsufficientPrivilege):
             log.warning("%s %s: refused by the database role: %s", request.method, request.url.path, exc.orig)
-            return JSONResponse(
-                status_code=403,
-                content={"detail": "this service is read-only; write through the layer management service"},
-            )
+            return error_answer(request, 403, "this service is read-only; write through the layer management service")
         log.exception("%s %s: database error", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(status_code=500, content={"detail": "internal database error"})
+        return error_answer(request, 500, "internal database error")
 
     @app.exception_handler(DBAPIError)
-    async def db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def db_error(request: Request, exc: DBAPIError) -> Response:
         named = from_database_error(exc, timeout_ms=settings.statement_timeout_ms)  # e.g. a GEOS interruption
         if named is not None:
             return await domain_error(request, named)
         log.exception("%s %s: database error", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(status_code=500, content={"detail": "internal database error"})
+        return error_answer(request, 500, "internal database error")
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("%s %s: unexpected error", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(status_code=500, content={"detail": "internal error; the cause is in the service log"})
+        return error_answer(request, 500, "internal error; the cause is in the service log")
 
     @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
             problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-        return JSONResponse(status_code=422, content={"detail": "; ".join(problems)})
+        return error_answer(request, 422, "; ".join(problems))
 
     app.include_router(routes_health.router)
     app.include_router(routes_layers.router)

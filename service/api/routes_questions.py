@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from typing import Annotated, Any
 
@@ -11,12 +12,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter
 
+from maps.static_map import plan_map_svg
 from service import batch, heat, zones, zonetable
 from service import check as check_mod
 from service.api.deps import RATE_LIMITED, RateLimit, SessionDep, SettingsDep, WriteSessionDep
 from service.api.params import GEOJSON_BODY, AsOf, JsonBody, LocationDep, error_responses
 from service.geo import parse_feature_collection, parse_geojson
-from service.report import render_check_html
+from service.pdf import html_to_pdf
+from service.report import render_check_html, version_dates
 from service.timetravel import set_as_of
 from service.validation import validate_polygonal
 
@@ -35,10 +38,11 @@ Repair = Annotated[bool, Query(description="Repair an invalid polygon with ST_Ma
     description="Every layer whose current version contains the point. A point on a zone boundary counts as "
     "inside; a point in a hole is outside. ",
 )
-def zones_at(session: SessionDep, loc: LocationDep, as_of: AsOf = None) -> Response:
+def zones_at(session: SessionDep, settings: SettingsDep, loc: LocationDep, as_of: AsOf = None) -> Response:
     set_as_of(session, as_of)
     # The hottest endpoint of the viewer: serialised once by pydantic, not validated again by FastAPI.
-    return Response(zones.zones_at(session, loc).model_dump_json(), media_type="application/json")
+    answer = zones.zones_at(session, loc, settings=settings)
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.get(
@@ -179,15 +183,26 @@ async def heat_zones(
     return Response(_ZONE_ROWS.dump_json(rows), media_type="application/json", headers=headers)
 
 
+def _with_html(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The error answers of /check, documented with the Dutch HTML page a browser (or ``f=html``) gets."""
+    return {code: {**r, "content": {**r.get("content", {}), "text/html": {}}} for code, r in responses.items()}
+
+
 @router.post(
     "/check",
     response_model=check_mod.CheckReport,
     summary="Quickscan of an initiative (GeoJSON Feature: Point or Polygon)",
     description="Zones with overlap and what the Omgevingsvisie asks there, Natura 2000, heat and warnings. "
-    "`f=html` returns the same report as a Dutch HTML page.",
+    "`f=html` returns the same report as a Dutch HTML page (interactive map; printable on A4), `f=pdf` as a "
+    "PDF with a static map (plan, zones, the shortest line to Natura 2000, scale bar, legend). An error "
+    'answer is `{"detail": ...}`, or a Dutch HTML page for `f=html` and for a browser (Accept prefers '
+    "text/html).",
     openapi_extra=GEOJSON_BODY,
     dependencies=[RateLimit],
-    responses={200: {"content": {"text/html": {}}}, **error_responses(404, 413), **RATE_LIMITED},
+    responses={
+        200: {"content": {"text/html": {}, "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+        **_with_html({**error_responses(400, 404, 413, 422), **RATE_LIMITED}),
+    },
 )
 def check(
     session: SessionDep,
@@ -196,21 +211,46 @@ def check(
     crs: Crs = None,
     threshold_c: Threshold = None,
     repair: Repair = False,
-    f: Annotated[str, Query(pattern="^(json|html)$", description="json or html")] = "json",
+    f: Annotated[str, Query(pattern="^(json|html|pdf)$", description="json, html or pdf")] = "json",
     as_of: AsOf = None,
 ) -> Any:
     set_as_of(session, as_of)
     parsed = parse_geojson(body, crs=crs, max_vertices=settings.max_vertices)
     report = check_mod.check(session, parsed, threshold_c=threshold_c, repair=repair, settings=settings)
-    if f == "html":
-        return HTMLResponse(
-            render_check_html(report, map_html=check_map_html(session, report, parsed.geom, settings=settings))
+    if f == "json":
+        return report
+    geom = _checked_geometry(session, report, parsed.geom)
+    svg = plan_map_svg(session, report, geom, settings=settings)
+    dates = version_dates(session, report)
+    if f == "pdf":
+        html = render_check_html(report, map_svg=svg, version_dates=dates, for_pdf=True)
+        name = _filename(report.initiative.name)
+        return Response(
+            html_to_pdf(html),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
         )
-    return report
+    map_html = check_map_html(session, report, geom, settings=settings)
+    return HTMLResponse(render_check_html(report, map_html=map_html, map_svg=svg, version_dates=dates))
+
+
+def _filename(name: str | None) -> str:
+    """A safe file name for the PDF: ``quickscan-<name>`` in plain ASCII letters, digits and dashes."""
+    slug = re.sub(r"[^a-z0-9]+", "-", (name or "").lower()).strip("-")[:60]
+    return f"quickscan-{slug}" if slug else "quickscan"
+
+
+def _checked_geometry(session: Any, report: check_mod.CheckReport, geom: Any) -> Any:
+    """The initiative as it was checked: the repaired polygon when the report says it was repaired."""
+    if report.repaired is not None:
+        from service.validation import validate_polygonal
+
+        geom, _ = validate_polygonal(session, geom, repair=True)
+    return geom
 
 
 def check_map_html(session: Any, report: check_mod.CheckReport, geom: Any, *, settings: Any) -> str | None:
-    """The check map for the HTML report (None when the map assets are not installed)."""
+    """The check map for the HTML report (None when the map assets are not installed); ``geom`` as checked."""
     from maps.assets import assets_installed
     from maps.check_map import check_map
     from maps.overview import render
@@ -218,10 +258,6 @@ def check_map_html(session: Any, report: check_mod.CheckReport, geom: Any, *, se
 
     if not assets_installed():
         return None
-    if report.repaired is not None:
-        from service.validation import validate_polygonal
-
-        geom, _ = validate_polygonal(session, geom, repair=True)
     _, bounds, version = heat_overlay(session, settings=settings)
     m = check_map(
         session, report, geom, settings=settings, heat_url=f"/kaart/hitte-eiland.png?v={version}", heat_bounds=bounds
