@@ -66,7 +66,13 @@ MAP_DIV = "<div id='ogc-kaart' class='ogc-kaart' role='region' aria-label='Kaart
 
 
 def landing_html(doc: dict[str, Any], *, static: str = "/static") -> str:
-    body = f"<p>{_e(doc.get('description'))}</p>{_links(doc)}"
+    pages = (
+        "<h2>Ook van Gebiedscheck Assen</h2><ul class='ogc-links'>"
+        "<li><a href='kaart'>De kaart</a>: klik een plek aan voor de gebieden, Natura 2000 en hitte</li>"
+        "<li><a href='over'>Over deze kaart</a>: bronnen, indicatief en privacy</li>"
+        "<li><a href='docs'>API-documentatie</a> (Swagger UI, Engels)</li></ul>"
+    )
+    body = f"<p>{_e(doc.get('description'))}</p>{_links(doc)}{pages}"
     return _page(doc.get("title") or "Gebiedscheck Assen", body, static=static)
 
 

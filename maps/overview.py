@@ -8,6 +8,7 @@ left out with a note in the legend that says where to see it.
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from typing import Any
 
@@ -53,18 +54,47 @@ def _style(colour: str, category: str) -> Any:
 LEGEND = Template(
     """{% macro html(this, kwargs) %}
 <div class="gc-legend" role="region" aria-label="Legenda">
-  <strong>Legenda</strong> <span class="gc-indicatief">indicatief</span>
+<details class="gc-legend-details" open>
+  <summary class="gc-legend-knop"><strong>Legenda</strong> <span class="gc-indicatief">indicatief</span></summary>
   <ul>{% for l in this.layers %}<li>
     <span class="gc-swatch" style="border-color:{{ l.colour }};background:{{ l.colour }}40"></span>{{ l.title|e }}
   </li>{% endfor %}</ul>
   {% if this.heat %}<div><strong>Hitte-eiland (°C)</strong><div class="gc-ramp">{% for s in this.stops %}
-    <span style="background:{{ s.rgb }}">{{ '%.1f'|format(s.c) }}</span>{% endfor %}</div>
+    <span style="background:{{ s.rgb }};color:{{ s.text }}">{{ s.label }}</span>{% endfor %}</div>
   <small>zomergemiddeld verschil stad–platteland</small></div>{% endif %}
   {% for n in this.notes %}<p class="gc-noot">{{ n|e }}</p>{% endfor %}
   <small>Geometrieën zijn indicatief: handmatig getekend, niet de officiële GIO's.</small>
+</details>
 </div>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+if (window.matchMedia && window.matchMedia("(max-width: 600px)").matches) {
+    document.querySelectorAll(".gc-legend-details").forEach(function (d) { d.open = false; });
+}
 {% endmacro %}"""
 )
+
+
+def _luminance(rgb: str) -> float:
+    """Relative luminance (WCAG 2.1) of a ``#rrggbb`` colour."""
+
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(rgb[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def text_colour(background: str) -> str:
+    """Black or white text, whichever contrasts more with ``background`` (WCAG 1.4.3)."""
+    lum = _luminance(background)
+    return "#000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#fff"
+
+
+def decimal(x: float, digits: int = 1) -> str:
+    """A number in Dutch notation: ``2,4``; thousands with a point: ``3.596``."""
+    return f"{x:,.{digits}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
 
 
 class ImageUrlOverlay(MacroElement):
@@ -131,21 +161,58 @@ class Legend(MacroElement):
         self._name = "Legend"
         self.layers = layers
         self.heat = heat
-        self.stops = legend_stops()
+        self.stops = [{**s, "text": text_colour(s["rgb"]), "label": decimal(s["c"])} for s in legend_stops()]
         self.notes = notes or []
 
 
 CSS = """
 <style>
-.gc-legend{position:fixed;bottom:28px;right:10px;z-index:1000;background:#fff;padding:8px 10px;border-radius:4px;
-box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 system-ui,sans-serif;max-width:16rem;max-height:50vh;overflow:auto}
-.gc-legend ul{list-style:none;margin:4px 0;padding:0}.gc-swatch{display:inline-block;width:12px;height:12px;
-border:2px solid;margin-right:6px;vertical-align:middle}.gc-ramp{display:flex}.gc-ramp span{flex:1;text-align:center;
-font-size:10px;padding:1px}.gc-indicatief{background:#fde68a;border-radius:3px;padding:0 4px;font-size:11px}
+.gc-legend{position:fixed;bottom:28px;right:10px;z-index:1000;background:#fff;color:#1a1a1a;padding:6px 10px;
+border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:12px/1.4 system-ui,sans-serif;max-width:16rem;
+max-height:50vh;overflow:auto}
+.gc-legend-knop{cursor:pointer;padding:2px 0;min-height:24px}.gc-legend ul{list-style:none;margin:4px 0;padding:0}
+.gc-swatch{display:inline-block;width:12px;height:12px;border:2px solid;margin-right:6px;vertical-align:middle}
+.gc-ramp{display:flex}.gc-ramp span{flex:1;text-align:center;font-size:11px;padding:1px}
+.gc-indicatief{background:#fde68a;color:#1a1a1a;border-radius:3px;padding:0 4px;font-size:11px;font-weight:normal}
 .gc-noot{margin:4px 0;font-size:11px;color:#444}
-@media (max-width:600px){.gc-legend{max-width:11rem;font-size:11px;bottom:4px;right:4px}}
+@media (max-width:600px){.gc-legend{max-width:min(15rem,calc(100vw - 20px));font-size:12px;bottom:20px;right:4px;
+max-height:60vh}}
 </style>
 """
+
+# Leaflet's own controls speak English: Dutch titles, a metric scale bar and a Dutch attribution prefix.
+DUTCH_CONTROLS = Template(
+    """{% macro script(this, kwargs) %}
+(function (map) {
+    map.zoomControl = L.control.zoom({position: {{ this.zoom_position|tojson }}, zoomInTitle: "Inzoomen",
+        zoomOutTitle: "Uitzoomen"}).addTo(map);
+    L.control.scale({metric: true, imperial: false, position: "bottomleft"}).addTo(map);
+    if (map.attributionControl) {
+        map.attributionControl.setPrefix('<a href="https://leafletjs.com" ' +
+            'title="Een JavaScript-bibliotheek voor interactieve kaarten">Leaflet</a>');
+    }
+    map.getContainer().querySelectorAll(".leaflet-control-layers-toggle").forEach(function (a) {
+        a.title = "Kaartlagen"; a.setAttribute("aria-label", "Kaartlagen kiezen");
+    });
+    map.on("popupopen", function (e) {
+        var b = e.popup.getElement() && e.popup.getElement().querySelector(".leaflet-popup-close-button");
+        if (b) { b.title = "Sluiten"; b.setAttribute("aria-label", "Sluiten"); }
+    });
+})({{ this._parent.get_name() }});
+{% endmacro %}"""
+)
+
+
+class DutchControls(MacroElement):
+    """Zoom buttons (at ``zoom_position``), scale bar and attribution prefix in Dutch; added after the layer
+    control (whose toggle it names)."""
+
+    _template = DUTCH_CONTROLS
+
+    def __init__(self, zoom_position: str = "topleft") -> None:
+        super().__init__()
+        self._name = "DutchControls"
+        self.zoom_position = zoom_position
 
 
 def overview_map(
@@ -160,7 +227,7 @@ def overview_map(
     """The overview map and {layer slug: JS variable of its group} (for the viewer's URL state).
 
     ``tiles`` is the base URL of our API (``""``: this server) for the layers too big to embed; without it
-    they are left out, with a note."""
+    they are left out, with a note. Leaflet's controls are labelled in Dutch."""
     settings = settings or get_settings()
     layers = display_layers(
         session,
@@ -168,7 +235,9 @@ def overview_map(
         max_vertices=settings.viewer_max_vertices,
         popups=popups,
     )
-    m = folium.Map(location=ASSEN, zoom_start=12, tiles=None, control_scale=True, prefer_canvas=False)
+    m = folium.Map(
+        location=ASSEN, zoom_start=12, tiles=None, control_scale=False, zoom_control=False, prefer_canvas=False
+    )
     for i, (name, url, attribution) in enumerate(basemaps(settings)):
         folium.TileLayer(url, name=name, attr=attribution, max_zoom=19, show=i == 0, overlay=False).add_to(m)
     groups: dict[str, str] = {}
@@ -196,6 +265,7 @@ def overview_map(
     if tiles is not None and any(layer.tiled for layer in layers):
         m.default_js = [*m.default_js, ("vectorgrid", "Leaflet.VectorGrid.bundled.min.js")]
     folium.LayerControl(collapsed=True).add_to(m)
+    DutchControls().add_to(m)
     root: Any = m.get_root()
     root.header.add_child(Element(CSS))
     m.add_child(Legend(layers, heat=bool(heat_url), notes=notes))
@@ -220,22 +290,51 @@ def _geojson(layer: DisplayLayer, popups: bool) -> folium.GeoJson:
     )
 
 
+_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>')
+
+
 def render(m: folium.Map, *, base: str = "/static/vendor") -> str:
-    """The map as one HTML page whose scripts and stylesheets come from ``base`` (our copy, no CDN)."""
-    return render_local(m, base=base)
+    """The map as one HTML page whose scripts and stylesheets come from ``base`` (our copy, no CDN). Folium's
+    viewport forbids zooming the page (``user-scalable=no``): ours lets a phone pinch-zoom (WCAG 1.4.4)."""
+    html = render_local(m, base=base)
+    return _VIEWPORT.sub('<meta name="viewport" content="width=device-width, initial-scale=1">', html, count=1)
 
 
-def viewer_boot(m: folium.Map, groups: dict[str, str], *, api: str = "", static: str = "/static") -> None:
-    """Expose the map and its groups to viewer.js, and load it after Folium's own script block."""
+VIEWER_HEADER = """<header class="gc-kop">
+<h1>Gebiedscheck Assen <span class="gc-kop-sub">kaart</span></h1>
+<nav class="gc-nav" aria-label="Meer over deze kaart">
+<a href="{api}/over">Over deze kaart</a> <a href="{api}/toegankelijkheid">Toegankelijkheid</a>
+<a href="{api}/docs">API</a> <a href="{api}/?f=html">OGC API</a>
+</nav>
+</header>
+<p id="gc-kaart-uitleg" class="gc-sr">Klik op de kaart om een plek op te vragen. Met het toetsenbord:
+pijltjestoetsen verschuiven, plus en min zoomen, Enter vraagt het midden van de kaart op (het kruisje),
+Escape sluit het antwoord.</p>
+"""
+
+
+def viewer_boot(
+    m: folium.Map,
+    groups: dict[str, str],
+    *,
+    api: str = "",
+    static: str = "/static",
+    nearby_m: float | None = None,
+) -> None:
+    """Expose the map and its groups to viewer.js, load it after Folium's own script block, and put the
+    page's header (links to /over, /toegankelijkheid, /docs and the OGC landing page of ``api``) above the map.
+    ``nearby_m``: the distance within which /zones/at names nearby zones (for the answer's wording)."""
     group_js = ", ".join(f"{json.dumps(slug)}: {var}" for slug, var in groups.items())
     src = json.dumps(f"{static}/gebiedscheck/viewer.js")
     # Folium writes the map's own script after this element: run once the page has loaded.
     boot = (
         "window.addEventListener('DOMContentLoaded', function () {\n"
-        f"  window.gebiedscheck = {{map: {m.get_name()}, groups: {{{group_js}}}, api: {json.dumps(api)}}};\n"
+        f"  window.gebiedscheck = {{map: {m.get_name()}, groups: {{{group_js}}}, api: {json.dumps(api)}, "
+        f"nearbyM: {json.dumps(nearby_m)}}};\n"
         "  var s = document.createElement('script'); s.src = " + src + "; document.body.appendChild(s);\n"
         "});"
     )
     root: Any = m.get_root()
     root.header.add_child(Element(f'<link rel="stylesheet" href="{static}/gebiedscheck/viewer.css">'))
+    root.html.add_child(Element(VIEWER_HEADER.format(api=escape(api))), name="gebiedscheck_header", index=0)
     root.script.add_child(Element(boot), name="gebiedscheck_boot")

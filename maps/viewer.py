@@ -1,17 +1,38 @@
-"""The public viewer page and the files it needs, built from the store (no FastAPI here)."""
+"""The public viewer page and the files it needs, built from the store (no FastAPI here); and its two Dutch
+information pages, /over (sources, `indicatief`, privacy) and /toegankelijkheid (the accessibility statement)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import urlsplit
 
+import jinja2
 from branca.element import Element
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from maps.assets import ASSETS_DIR
 from maps.heat_png import heat_png
-from maps.overview import overview_map, render, viewer_boot
+from maps.overview import basemaps, overview_map, render, viewer_boot
+from service.catalog import list_layers
 from service.heat import current_raster
-from service.settings import Settings, get_settings
+from service.settings import PROJECT_ROOT, Settings, get_settings
+
+# Next to the service's other page templates (service/templates).
+PAGES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(PROJECT_ROOT / "service" / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+CATEGORIES = {
+    "omgevingsvisie": "Omgevingsvisie",
+    "natura2000": "Natura 2000",
+    "klimaat": "Klimaat",
+    "referentie": "Referentie",
+}
+# What tests/test_viewer_ux.py runs axe-core on, at 1400 × 900 and 390 × 844.
+AXE_TESTED = ["de kaart (/kaart)", "Over deze kaart (/over)", "deze verklaring (/toegankelijkheid)"]
 
 
 def state_key(session: Session) -> tuple[tuple[str, int | None], ...]:
@@ -48,8 +69,45 @@ def viewer_html(
             'hitte-eiland op de kaart (indicatief).">'
         )
     )
-    viewer_boot(m, groups, api=api, static=static)
+    viewer_boot(m, groups, api=api, static=static, nearby_m=getattr(settings, "nearby_distance_m", None))
     html = render(m, base=f"{static}/vendor")
     return html.replace("<head>", "<head>\n<title>Kaart — Gebiedscheck Assen</title>", 1).replace(
         "<html>", '<html lang="nl">', 1
+    )
+
+
+def about_html(session: Session, *, settings: Settings | None = None, api: str = "") -> str:
+    """/over: what the map shows, its sources from the store (each layer's provenance and licence), why it is
+    `indicatief`, what is and is not stored (privacy), and a link to the accessibility statement."""
+    settings = settings or get_settings()
+    name, url, _attribution = basemaps(settings)[0]
+    host = urlsplit(url).hostname or "de aanbieder van de achtergrondkaart"
+    return PAGES.get_template("over.html").render(
+        title="Over deze kaart",
+        page="over",
+        api=api,
+        layers=list_layers(session),
+        categories=CATEGORIES,
+        basemap=name,
+        basemap_host=host,
+    )
+
+
+def axe_version() -> str:
+    """The axe-core release the accessibility tests use (maps/assets/package.json, a devDependency)."""
+    try:
+        package = json.loads((ASSETS_DIR / "package.json").read_text(encoding="utf-8"))
+        return str(package["devDependencies"]["axe-core"])
+    except (OSError, KeyError, ValueError):
+        return "(onbekende versie)"
+
+
+def accessibility_html(*, api: str = "") -> str:
+    """/toegankelijkheid: the accessibility statement (what was tested, how, and the known gaps)."""
+    return PAGES.get_template("toegankelijkheid.html").render(
+        title="Toegankelijkheidsverklaring",
+        page="toegankelijkheid",
+        api=api,
+        axe_version=axe_version(),
+        tested=AXE_TESTED,
     )

@@ -74,8 +74,8 @@ class Page:
 
     def click_at(self, lat: float, lon: float) -> str:
         self.page.evaluate(
-            "([lat, lon]) => { const m = window.gebiedscheck.map; m.closePopup(); m.setView([lat, lon], m.getZoom(),"
-            " {animate: false}); }",
+            "([lat, lon]) => { const m = window.gebiedscheck.map; window.gebiedscheck.closeAnswer();"
+            " m.setView([lat, lon], m.getZoom(), {animate: false}); }",
             [lat, lon],
         )
         x, y = self.page.evaluate(
@@ -83,7 +83,7 @@ class Page:
                  const r = m.getContainer().getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }""",
             [lat, lon],
         )
-        self.page.wait_for_function("() => document.querySelectorAll('.gc-popup').length === 0")  # old popup gone
+        self.page.wait_for_function("() => document.querySelectorAll('.gc-popup').length === 0")  # old answer gone
         self.page.mouse.click(x, y)
         self.page.wait_for_selector(".gc-popup h2", timeout=10000)  # the answer, not "Bezig met opvragen…"
         return self.page.inner_text(".gc-popup")
@@ -137,12 +137,14 @@ def test_markup_in_names_stays_text(server: str, browser) -> None:
     p = Page(browser, f"{server}/kaart?lat={where.lat}&lon={where.lon}&zoom=15")
     text = p.click_at(where.lat, where.lon)
     assert "<img src=x onerror=alert(1)>" in text, text
-    p.page.evaluate("window.gebiedscheck.map.closePopup()")
+    p.page.evaluate("window.gebiedscheck.closeAnswer()")  # the answer panel (no longer a Leaflet popup)
     x, y = p.page.evaluate(
         """([lat, lon]) => { const m = window.gebiedscheck.map; const q = m.latLngToContainerPoint([lat, lon]);
              const r = m.getContainer().getBoundingClientRect(); return [q.x + r.left, q.y + r.top]; }""",
         [where.lat, where.lon],
     )
+    p.page.mouse.move(x + 150, y)  # off the feature (to the east: no zone there): focus went into the answer,
+    # which closed the hover tooltip
     p.page.mouse.move(x, y)  # the feature's own tooltip
     p.page.wait_for_selector(".leaflet-tooltip", timeout=5000)
     assert "<img src=x onerror=alert(1)>" in p.page.inner_text(".leaflet-tooltip")
@@ -262,7 +264,7 @@ def test_check_map_in_the_html_report(server: str, browser) -> None:
     }
     resp = httpx.post(f"{server}/check?f=html", json=feature, timeout=30)
     html = resp.text
-    assert "<iframe class='kaart'" in html and "srcdoc=" in html and external_urls(html) == []
+    assert "<iframe class='kaart geen-print'" in html and "srcdoc=" in html and external_urls(html) == []
     assert "script-src 'self' 'sha256-" in resp.headers["content-security-policy"]
     page = browser.new_page(viewport={"width": 1000, "height": 1400})
     errors: list[str] = []

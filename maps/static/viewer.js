@@ -1,10 +1,16 @@
-/* Gebiedscheck Assen — kaartviewer: klik (of Enter) om een plek op te vragen; de kaartstand staat in de URL. */
+/* Gebiedscheck Assen — kaartviewer: klik (of Enter) om een plek op te vragen; de kaartstand staat in de URL.
+ *
+ * Het antwoord staat in een eigen paneel, niet in een Leaflet-popup: links op een breed scherm, als blad onderaan
+ * op een telefoon. Het paneel past altijd op het scherm (het schuift zelf), de aangeklikte plek blijft zichtbaar
+ * (de kaart schuift zo nodig opzij) en de focus gaat naar het antwoord; Escape sluit het. */
 (function () {
   "use strict";
   var g = window.gebiedscheck;
   if (!g || !g.map) { return; }
   var map = g.map;
   var api = g.api || "";
+  var container = map.getContainer();
+  var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
   function el(tag, text, cls) {
     var e = document.createElement(tag);
@@ -12,9 +18,13 @@
     if (cls) { e.className = cls; }
     return e;
   }
-  function nl(x, digits) {
-    return Number(x).toLocaleString("nl-NL", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  // Dutch notation: 3.596 m, 2,4 °C, 56,6 %.
+  function nl(x, digits, grouping) {
+    return new Intl.NumberFormat("nl-NL", {
+      minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: grouping !== false
+    }).format(Number(x));
   }
+  function metres(x) { return nl(x, 0) + " m"; }
   function getJSON(path, lat, lon) {
     var url = api + path + "?lat=" + lat.toFixed(6) + "&lon=" + lon.toFixed(6);
     return fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
@@ -25,58 +35,190 @@
     });
   }
 
+  // --- Leaflet's controls: the zoom buttons top right (the answer panel takes the left side) ---
+  if (map.zoomControl) { map.zoomControl.setPosition("topright"); }
+  container.setAttribute("role", "region");
+  container.setAttribute("aria-label", "Kaart van Assen");
+  container.setAttribute("aria-describedby", "gc-kaart-uitleg");
+  container.setAttribute("aria-keyshortcuts", "Enter Escape");
+  var crosshair = el("div", null, "gc-richtkruis");  // focus ring and crosshair, shown by CSS on :focus-visible
+  crosshair.setAttribute("aria-hidden", "true");
+  container.appendChild(crosshair);
+
+  // --- the answer panel ---
+  var panel = null, marker = null, asked = 0;
+
+  function closeAnswer(refocus) {
+    asked += 1;  // a late answer to a closed question is dropped
+    if (marker) { map.removeLayer(marker); marker = null; }
+    if (!panel) { return; }
+    var had = panel.contains(document.activeElement);
+    panel.parentNode.removeChild(panel);
+    panel = null;
+    if (refocus || had) { container.focus({ preventScroll: true }); }
+  }
+
+  function keepInView(latlng) {
+    // The clicked point stays visible: past the side panel, or above the bottom sheet.
+    if (!panel) { return; }
+    var p = map.latLngToContainerPoint(latlng), size = map.getSize();
+    var box = panel.getBoundingClientRect(), frame = container.getBoundingClientRect();
+    var top = box.top - frame.top, right = box.right - frame.left;
+    if (box.width >= size.x - 2) {
+      if (p.y > top - 24) { map.panBy([0, p.y - top / 2], { animate: !reduceMotion }); }
+    } else if (p.x < right + 24) {
+      map.panBy([p.x - (right + size.x) / 2, 0], { animate: !reduceMotion });
+    }
+  }
+
+  function openPanel() {
+    panel = el("div", null, "gc-popup gc-antwoord");
+    panel.setAttribute("role", "dialog");
+    panel.setAttribute("aria-label", "Antwoord voor deze plek");
+    panel.tabIndex = -1;
+    var bar = el("div", null, "gc-antwoord-balk");
+    var status = el("p", "Bezig met opvragen…", "gc-bezig");
+    status.setAttribute("role", "status");
+    bar.appendChild(status);
+    var close = el("button", "Sluiten", "gc-sluit");
+    close.type = "button";
+    close.title = "Antwoord sluiten (Escape)";
+    close.addEventListener("click", function () { closeAnswer(true); });
+    bar.appendChild(close);
+    panel.appendChild(bar);
+    var body = el("div", null, "gc-antwoord-inhoud");
+    panel.appendChild(body);
+    panel.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); closeAnswer(true); }
+    });
+    L.DomEvent.disableClickPropagation(panel);
+    L.DomEvent.disableScrollPropagation(panel);
+    container.appendChild(panel);
+    panel.focus({ preventScroll: true });
+    return { bar: bar, status: status, body: body };
+  }
+
+  function heading(parts, text) {
+    var h = el("h2", text);
+    h.id = "gc-antwoord-kop";
+    h.tabIndex = -1;
+    parts.bar.replaceChild(h, parts.status);
+    panel.removeAttribute("aria-label");
+    panel.setAttribute("aria-labelledby", h.id);
+    if (panel.contains(document.activeElement)) { h.focus({ preventScroll: true }); }
+  }
+
+  // "Toeristisch Recreatieve Zone (TRZ)" inside parentheses reads "Toeristisch Recreatieve Zone, TRZ".
+  function flat(title) { return String(title).replace(/\s*\(([^()]*)\)/g, ", $1"); }
+  function label(z) {
+    if (!z.layer_title || z.layer_title === z.name) { return z.name; }
+    if (String(z.layer_title).indexOf(z.name) === 0) { return z.layer_title; }  // "Zuidoost Assen (gebiedsagenda)"
+    return z.name + " (" + flat(z.layer_title) + ")";
+  }
+
+  function zoneList(zones) {
+    var ul = el("ul", null, "gc-zones");
+    zones.forEach(function (z) {
+      var li = el("li");
+      li.appendChild(el("strong", z.name));
+      var layer = z.layer_title && z.layer_title !== z.name ? flat(z.layer_title) + ", " : "";
+      li.appendChild(el("span", " (" + layer + (z.source && z.source.label ? z.source.label : "indicatief") + ")"));
+      if (z.policy && z.policy.summary) {
+        li.appendChild(el("p", (z.policy.section ? z.policy.section + ": " : "") + z.policy.summary, "gc-beleid"));
+      }
+      ul.appendChild(li);
+    });
+    return ul;
+  }
+
+  function nearbyLine(answer) {
+    // "Binnen 500 m: Toeristisch Recreatieve Zone, 416 m" (zones within the nearby distance, not the ones here).
+    var here = {};
+    answer.zones.forEach(function (z) { here[z.layer + "/" + z.feature_id] = true; });
+    var near = (answer.nearby || []).filter(function (z) {
+      return !(z.distance_m === 0 && here[z.layer + "/" + z.feature_id]);
+    });
+    if (near.length === 0) { return null; }
+    var within = [answer.nearby_distance_m, answer.nearby_m, g.nearbyM].filter(function (x) {
+      return typeof x === "number" && isFinite(x);
+    })[0];
+    var p = el("p", null, "gc-nabij");
+    p.appendChild(el("strong", within !== undefined ? "Binnen " + metres(within) + ":" : "In de buurt:"));
+    p.appendChild(document.createTextNode(" " + near.map(function (z) {
+      return label(z) + ", " + metres(z.distance_m);
+    }).join("; ")));
+    return p;
+  }
+
   function query(latlng) {
-    var box = el("div", null, "gc-popup");
-    box.setAttribute("aria-live", "polite");
-    box.appendChild(el("p", "Bezig met opvragen…"));
-    L.popup({ maxWidth: 340, autoPanPadding: [20, 20] }).setLatLng(latlng).setContent(box).openOn(map);
+    closeAnswer(false);
+    var mine = asked;
+    var parts = openPanel();
+    marker = L.circleMarker(latlng, {
+      radius: 9, color: "#000", weight: 3, fillColor: "#fff", fillOpacity: 0.7, interactive: false
+    }).addTo(map);
     var lat = latlng.lat, lon = latlng.lng;
     Promise.all([getJSON("/zones/at", lat, lon), getJSON("/natura2000/distance", lat, lon), getJSON("/heat/at", lat, lon)])
       .then(function (answers) {
-        var zones = answers[0], n2k = answers[1], heat = answers[2];
-        box.textContent = "";
-        box.appendChild(el("h2", "Deze plek"));
-        box.appendChild(el("p", nl(lat, 5) + " N, " + nl(lon, 5) + " O · RD " + Math.round(zones.location.rd.x) + ", " +
-          Math.round(zones.location.rd.y), "gc-where"));
-        if (zones.in_municipality === false) { box.appendChild(el("p", "Buiten de gemeente Assen.", "gc-let-op")); }
-        box.appendChild(el("h3", "Gebieden uit de Omgevingsvisie"));
-        if (zones.zones.length === 0) {
-          box.appendChild(el("p", "Geen gebied op deze plek."));
-        } else {
-          var ul = el("ul", null, "gc-zones");
-          zones.zones.forEach(function (z) {
-            var li = el("li");
-            li.appendChild(el("strong", z.name));
-            li.appendChild(el("span", " (" + z.layer_title + ", " + z.source.label + ")"));
-            if (z.policy && z.policy.summary) {
-              li.appendChild(el("p", (z.policy.section ? z.policy.section + ": " : "") + z.policy.summary, "gc-beleid"));
-            }
-            ul.appendChild(li);
-          });
-          box.appendChild(ul);
-        }
-        box.appendChild(el("h3", "Natura 2000"));
+        if (mine !== asked || !panel) { return; }
+        var zones = answers[0], n2k = answers[1], heat = answers[2], body = parts.body;
+        body.appendChild(el("p", nl(lat, 5) + "° N, " + nl(lon, 5) + "° O · RD x " +
+          nl(zones.location.rd.x, 0, false) + ", y " + nl(zones.location.rd.y, 0, false), "gc-where"));
+        if (zones.in_municipality === false) { body.appendChild(el("p", "Buiten de gemeente Assen.", "gc-let-op")); }
+        body.appendChild(el("h3", "Gebieden uit de Omgevingsvisie"));
+        body.appendChild(zones.zones.length === 0 ? el("p", "Geen gebied op deze plek.") : zoneList(zones.zones));
+        var near = nearbyLine(zones);
+        if (near) { body.appendChild(near); }
+        body.appendChild(el("h3", "Natura 2000"));
         var site = n2k.nearest.site_number ? " (gebied " + n2k.nearest.site_number + ")" : "";
-        box.appendChild(el("p", n2k.inside
+        body.appendChild(el("p", n2k.inside
           ? "Ligt in " + n2k.nearest.name + site + " — afstand 0 m."
-          : n2k.nearest.name + site + ": " + nl(n2k.distance_m, 0) + " m (" + n2k.band.label + ")."));
-        box.appendChild(el("h3", "Hitte-eiland"));
-        box.appendChild(el("p", heat.value_c === null ? "Geen gegevens op deze plek."
-          : nl(heat.value_c, 2) + " °C warmer dan het platteland (zomergemiddelde)."));
-        box.appendChild(el("p", "Indicatief; geen AERIUS-berekening en geen officiële begrenzing.", "gc-klein"));
+          : n2k.nearest.name + site + ": " + metres(n2k.distance_m) + " (" + n2k.band.label + ")."));
+        body.appendChild(el("h3", "Hitte-eiland"));
+        if (heat.value_c === null || heat.value_c === undefined) {
+          body.appendChild(el("p", "Geen gegevens op deze plek."));
+        } else {
+          body.appendChild(el("p", nl(heat.value_c, 1) + " °C warmer dan het platteland (zomergemiddelde)."));
+          if (heat.above_threshold && typeof heat.threshold_c === "number") {
+            body.appendChild(el("p", "Boven de drempel van " + nl(heat.threshold_c, 1) + " °C: een hitte-eiland.",
+              "gc-let-op"));
+          }
+        }
+        var foot = el("p", "Indicatief; geen AERIUS-berekening en geen officiële begrenzing. ", "gc-klein");
+        var more = el("a", "Over deze kaart");
+        more.href = api + "/over";
+        foot.appendChild(more);
+        body.appendChild(foot);
+        heading(parts, "Deze plek");
+        keepInView(latlng);
       })
       .catch(function (err) {
-        box.textContent = "";
-        box.appendChild(el("p", "Deze plek kon niet worden opgevraagd: " + err.message, "gc-let-op"));
+        if (mine !== asked || !panel) { return; }
+        parts.body.appendChild(el("p", "Deze plek kon niet worden opgevraagd: " + err.message, "gc-let-op"));
+        heading(parts, "Niet gelukt");
       });
+    keepInView(latlng);
   }
 
   map.on("click", function (e) { query(e.latlng); });
-  var container = map.getContainer();
-  container.setAttribute("aria-label", "Kaart van Assen. Pijltjestoetsen: verschuiven, plus en min: zoomen, " +
-    "Enter: het midden van de kaart opvragen.");
   container.addEventListener("keydown", function (e) {
-    if (e.key === "Enter" && e.target === container) { query(map.getCenter()); }
+    if (e.target !== container) { return; }
+    if (e.key === "Enter") { e.preventDefault(); query(map.getCenter()); }
+    if (e.key === "Escape" && panel) { closeAnswer(true); }
+  });
+
+  // --- the layer control: its state for screen readers, Escape folds it ---
+  container.querySelectorAll(".leaflet-control-layers").forEach(function (ctl) {
+    var toggle = ctl.querySelector(".leaflet-control-layers-toggle");
+    if (!toggle) { return; }
+    var sync = function () {
+      toggle.setAttribute("aria-expanded", String(ctl.classList.contains("leaflet-control-layers-expanded")));
+    };
+    sync();
+    new MutationObserver(sync).observe(ctl, { attributes: true, attributeFilter: ["class"] });
+    ctl.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { ctl.classList.remove("leaflet-control-layers-expanded"); toggle.focus(); }
+    });
   });
 
   // --- the map state lives in the URL: ?lat=..&lon=..&zoom=..&layers=a,b ---
@@ -102,5 +244,6 @@
   }
   map.on("moveend overlayadd overlayremove", saveState);
   window.gebiedscheck.query = query;
+  window.gebiedscheck.closeAnswer = closeAnswer;
   window.gebiedscheck.ready = true;
 })();

@@ -1,4 +1,5 @@
-"""The public web map viewer (/kaart), its heat overlay image, and the self-hosted map assets (/static)."""
+"""The public web map viewer (/kaart), its heat overlay image, its information pages (/over, /toegankelijkheid),
+and the self-hosted map assets (/static)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from maps.assets import NODE_MODULES, STATIC_DIR, VENDOR_DIRS, assets_installed
-from maps.viewer import heat_overlay, state_key, viewer_html
+from maps.viewer import about_html, accessibility_html, heat_overlay, state_key, viewer_html
 from service.api.deps import SessionDep, SettingsDep
 from service.errors import ConfigurationError
 
@@ -69,3 +70,13 @@ def kaart(request: Request, session: SessionDep, settings: SettingsDep) -> Any:
 def heat_image(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     png, _, _version = heat_overlay(session, settings=settings)
     return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/over", response_class=HTMLResponse, summary="About the map: sources, 'indicatief', privacy (Dutch)")
+def over(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return HTMLResponse(about_html(session, settings=settings), headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/toegankelijkheid", response_class=HTMLResponse, summary="The accessibility statement (Dutch)")
+def toegankelijkheid() -> HTMLResponse:
+    return HTMLResponse(accessibility_html(), headers={"Cache-Control": "no-cache"})
