@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     viewer_max_vertices: int = Field(
         default=300_000, description="Most vertices the public viewer page carries (simplified harder above it)"
     )
+    locatieserver_url: str = Field(
+        default="https://api.pdok.nl/bzk/locatieserver/search/v3_1",
+        description="PDOK Locatieserver (suggest + lookup) for the viewer's search, called from the browser; "
+        "empty: address search off (coordinates and our own zone names still work)",
+    )
     # Maps
     basemap: str = Field(default="pdok", description="'pdok' (BRT-Achtergrondkaart grijs + standaard) or 'osm'")
     tile_url: str | None = Field(default=None, description="Own XYZ tile URL (replaces the basemap choice)")
