@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from service.cli_common import cli_session, err, fail, nl, out, print_json, table
+from service.dutch import AMSTERDAM, tijd
 from service.errors import GebiedscheckError
 
 AsJson = Annotated[bool, typer.Option("--json", help="Uitvoer als JSON (voor scripts).")]
@@ -114,7 +115,7 @@ def register(layers_app: typer.Typer) -> None:
                 (
                     v.number,
                     "actueel" if v.status == "current" else "vervangen",
-                    f"{v.created_at:%d-%m-%Y %H:%M}",
+                    tijd(v.created_at),
                     v.created_by,
                     v.source_name,
                     v.source_sha256[:12],
@@ -182,8 +183,8 @@ def register_keys(app: typer.Typer) -> None:
                     k.name,
                     k.role,
                     k.key_prefix + "…",
-                    f"{k.created_at:%d-%m-%Y}",
-                    f"{k.revoked_at:%d-%m-%Y}" if k.revoked_at else "–",
+                    f"{k.created_at.astimezone(AMSTERDAM):%d-%m-%Y}",
+                    f"{k.revoked_at.astimezone(AMSTERDAM):%d-%m-%Y}" if k.revoked_at else "–",
                 )
                 for k in keys
             ],

@@ -121,7 +121,7 @@ def register(app: typer.Typer) -> None:
                                 nl(r.mean_c, 2),
                                 nl(r.max_c, 2),
                                 nl(r.p90_c, 2),
-                                "–" if r.share_above is None else f"{nl(r.share_above * 100, 1)}%",
+                                "–" if r.share_above is None else f"{nl(r.share_above * 100, 1)} %",
                             )
                             for r in rows
                         ],
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
                         return print_json(r)
                     out.print(
                         f"{r.name}: gemiddeld {nl(r.mean_c, 2)} °C, max {nl(r.max_c, 2)} °C, p90 "
-                        f"{nl(r.p90_c, 2)} °C; {nl((r.share_above or 0) * 100, 1)}% boven "
+                        f"{nl(r.p90_c, 2)} °C; {nl((r.share_above or 0) * 100, 1)} % boven "
                         f"{nl(r.threshold_c, 1)} °C.\n{r.raster.meaning}"
                     )
                     return None
@@ -262,7 +262,7 @@ def _print_report(report: CheckReport) -> None:
             [
                 (
                     z.name,
-                    "punt" if z.overlap_m2 is None else f"{nl(z.overlap_m2)} m² ({nl(z.overlap_pct, 1)}%)",
+                    "punt" if z.overlap_m2 is None else f"{nl(z.overlap_m2)} m² ({nl(z.overlap_pct, 1)} %)",
                     z.policy.section,
                     z.policy.summary,
                 )
@@ -294,7 +294,7 @@ def _print_report(report: CheckReport) -> None:
     h = report.heat
     if isinstance(h, HeatStats):
         out.print(
-            f"Hitte: gemiddeld {nl(h.mean_c, 2)} °C, {nl((h.share_above or 0) * 100, 1)}% boven "
+            f"Hitte: gemiddeld {nl(h.mean_c, 2)} °C, {nl((h.share_above or 0) * 100, 1)} % boven "
             f"{nl(h.threshold_c, 1)} °C."
         )
     else:
