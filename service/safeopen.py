@@ -10,10 +10,11 @@ algorithms, STAC, WMS, ...). So a file is opened only when:
    sibling (``.aux.xml``, ``.ovr``, ``.vrt``) that we did not write is ever next to it; a zip is checked entry by
    entry (count, depth, name length, links, ``..``, sizes, compression ratio) and only a Shapefile's own members
    are extracted;
-3. the process's GDAL knows only the drivers we use (every other driver deregistered, in each GDAL library the
-   process loaded: pyogrio's and rasterio's), with no network (every CPLHTTPFetch refused by a callback of ours:
-   a GeoJSON's CRS link is never fetched; PROJ network off; ``/vsicurl/`` limited to a suffix nothing has), no
-   directory listing of siblings, no ``.aux.xml`` side files and no SQLite external access; and
+3. the process's GDAL (:mod:`service.gdalguard`) knows only the drivers we use (every other driver
+   deregistered, in each GDAL library the process loaded: pyogrio's and rasterio's), with no network (every
+   CPLHTTPFetch refused by a callback of ours: a GeoJSON's CRS link is never fetched; PROJ network off;
+   ``/vsicurl/`` limited to a suffix nothing has), no directory listing of siblings, no ``.aux.xml`` side files
+   and no SQLite external access; and
 4. after opening, the driver GDAL used is the one the suffix and content named.
 
 GML of a GIO is parsed by us (defusedxml), CSV by Python's csv module: GDAL never sees them.
@@ -21,312 +22,49 @@ GML of a GIO is parsed by us (defusedxml), CSV by Python's csv module: GDAL neve
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import logging
-import os
 import re
 import shutil
 import stat
 import tempfile
-import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from service.errors import InvalidInput, LayerLoadError, TooLarge
+from service.filekinds import SUFFIXES, Kind, check_content, confirm, describe, kind_of
+from service.gdalguard import ALLOWED_DRIVERS, GDAL_CONFIG, harden, rasterio_env
 from service.settings import Settings, get_settings
+
+__all__ = [
+    "ALLOWED_DRIVERS",
+    "GDAL_CONFIG",
+    "SUFFIXES",
+    "Kind",
+    "Staged",
+    "check_content",
+    "confirm",
+    "describe",
+    "harden",
+    "kind_of",
+    "layer_crs",
+    "open_raster",
+    "rasterio_env",
+    "read_frame",
+    "staged",
+    "vector_info",
+]
 
 log = logging.getLogger(__name__)
 
-VECTOR_DRIVERS = ("GPKG", "ESRI Shapefile", "GeoJSON", "DXF")
-RASTER_DRIVERS = ("GTiff", "COG", "PNG")
-# In-memory datasets of rasterio's reprojection (MEM), and the in-memory VRT its warper builds: raster-only
-# drivers, which a vector open never considers, and every raster open of ours names the GTiff driver.
-INTERNAL_DRIVERS = ("MEM", "Memory", "VRT")
-ALLOWED_DRIVERS = frozenset(VECTOR_DRIVERS + RASTER_DRIVERS + INTERNAL_DRIVERS)
-# Set inside each GDAL library of the process (CPLSetConfigOption), never in the environment.
-GDAL_CONFIG = {
-    "PROJ_NETWORK": "OFF",
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".gebiedscheck-no-remote-files",
-    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
-    "GDAL_PAM_ENABLED": "NO",
-    "OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",
-    "GDAL_HTTP_TIMEOUT": "1",
-    "GDAL_HTTP_MAX_RETRY": "0",
-    "GTIFF_REPORT_COMPD_CS": "NO",
-}
-# Environment variables that would send GDAL to the network or to credentials: removed at start-up.
-_REFUSED_ENV = re.compile(r"^(GDAL_HTTP_(PROXY|PROXYUSERPWD|USERPWD|AUTH|HEADER_FILE|HEADERS|COOKIE)|CPL_CURL_.*)$")
-
-
-class Kind(StrEnum):
-    GEOJSON = "GeoJSON"
-    GPKG = "GeoPackage"
-    SHAPEFILE = "ESRI Shapefile"
-    GIO = "GIO GML"
-    GTIFF = "GeoTIFF"
-    DXF = "DXF"
-    CSV = "CSV"
-
-
-SUFFIXES: dict[str, Kind] = {
-    ".geojson": Kind.GEOJSON,
-    ".json": Kind.GEOJSON,
-    ".gpkg": Kind.GPKG,
-    ".zip": Kind.SHAPEFILE,
-    ".shp": Kind.SHAPEFILE,
-    ".gml": Kind.GIO,
-    ".xml": Kind.GIO,
-    ".tif": Kind.GTIFF,
-    ".tiff": Kind.GTIFF,
-    ".dxf": Kind.DXF,
-    ".csv": Kind.CSV,
-}
 DRIVER_OF = {Kind.GEOJSON: "GeoJSON", Kind.GPKG: "GPKG", Kind.SHAPEFILE: "ESRI Shapefile", Kind.DXF: "DXF"}
 SHAPEFILE_MEMBERS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
 MAX_RATIO = 100  # uncompressed / compressed, per entry
-_HEAD = 4096
-
-
-# --- the process's GDAL ------------------------------------------------------------------------------------
-
-_lock = threading.Lock()
-_hardened: dict[str, list[str]] | None = None
-
-
-def _loaded_gdal_libraries() -> list[str]:
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
-            paths = {line.split()[-1] for line in fh if re.search(r"/libgdal[^/]*\.so", line)}
-    except OSError:  # not Linux: the environment settings and the content checks still hold
-        return []
-    return sorted(paths)
-
-
-def _driver_names(lib: Any) -> list[str]:
-    lib.GDALGetDriverCount.restype = ctypes.c_int
-    lib.GDALGetDriver.restype = ctypes.c_void_p
-    lib.GDALGetDriver.argtypes = [ctypes.c_int]
-    lib.GDALGetDriverShortName.restype = ctypes.c_char_p
-    lib.GDALGetDriverShortName.argtypes = [ctypes.c_void_p]
-    return [lib.GDALGetDriverShortName(lib.GDALGetDriver(i)).decode() for i in range(lib.GDALGetDriverCount())]
-
-
-def _deregister_others(lib: Any) -> list[str]:
-    """Deregister every driver outside ALLOWED_DRIVERS in one GDAL library; the names that remain."""
-    lib.GDALGetDriverByName.restype = ctypes.c_void_p
-    lib.GDALGetDriverByName.argtypes = [ctypes.c_char_p]
-    lib.GDALDeregisterDriver.argtypes = [ctypes.c_void_p]
-    for name in _driver_names(lib):
-        if name not in ALLOWED_DRIVERS:
-            handle = lib.GDALGetDriverByName(name.encode())
-            if handle:
-                lib.GDALDeregisterDriver(handle)
-    return _driver_names(lib)
-
-
-# CPLHTTPFetchCallbackFunc: (url, options, progress, progress_arg, write, write_arg, user_data) -> CPLHTTPResult*
-_FETCH_CALLBACK = ctypes.CFUNCTYPE(
-    ctypes.c_void_p,
-    ctypes.c_char_p,
-    ctypes.c_void_p,
-    ctypes.c_void_p,
-    ctypes.c_void_p,
-    ctypes.c_void_p,
-    ctypes.c_void_p,
-    ctypes.c_void_p,
-)
-
-
-class _HTTPResult(ctypes.Structure):
-    """GDAL's CPLHTTPResult (cpl_http.h)."""
-
-    _fields_ = [
-        ("nStatus", ctypes.c_int),
-        ("pszContentType", ctypes.c_void_p),
-        ("pszErrBuf", ctypes.c_void_p),
-        ("nDataLen", ctypes.c_int),
-        ("nDataAlloc", ctypes.c_int),
-        ("pabyData", ctypes.c_void_p),
-        ("papszHeaders", ctypes.c_void_p),
-        ("nMimePartCount", ctypes.c_int),
-        ("pasMimePart", ctypes.c_void_p),
-    ]
-
-
-_callbacks: list[Any] = []  # kept referenced for the life of the process
-
-
-def _no_http(lib: Any) -> None:
-    """Every HTTP fetch of this GDAL library (CPLHTTPFetch: a GeoJSON's CRS link, WMS, ...) is answered by us
-    with an error result: it never reaches the network. The result is allocated by GDAL, which frees it."""
-    lib.CPLCalloc.restype = ctypes.c_void_p
-    lib.CPLCalloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
-    lib.CPLStrdup.restype = ctypes.c_void_p
-    lib.CPLStrdup.argtypes = [ctypes.c_char_p]
-
-    def refuse(url: bytes | None, *_args: Any) -> int:
-        shown = (url or b"").decode("utf-8", "replace")[:200]
-        log.warning("GDAL tried to fetch %r; refused (no network for GDAL)", shown)
-        address = lib.CPLCalloc(1, ctypes.sizeof(_HTTPResult))
-        result = _HTTPResult.from_address(address)
-        result.nStatus = 1  # a curl error code: the fetch failed
-        result.pszErrBuf = lib.CPLStrdup(b"network access is disabled in Gebiedscheck Assen")
-        return int(address)
-
-    callback = _FETCH_CALLBACK(refuse)
-    _callbacks.append(callback)
-    lib.CPLHTTPSetFetchCallback.argtypes = [_FETCH_CALLBACK, ctypes.c_void_p]
-    lib.CPLHTTPSetFetchCallback.restype = None
-    lib.CPLHTTPSetFetchCallback(callback, None)
-
-
-def _configure(lib: Any, options: dict[str, str]) -> None:
-    """Set GDAL configuration options inside one GDAL library (not in the environment, which child processes
-    such as ``ogrinfo`` or ``pg_dump`` would inherit)."""
-    lib.CPLSetConfigOption.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-    lib.CPLSetConfigOption.restype = None
-    for key, value in options.items():
-        lib.CPLSetConfigOption(key.encode(), value.encode())
-    if hasattr(lib, "OSRSetPROJEnableNetwork"):
-        lib.OSRSetPROJEnableNetwork.argtypes = [ctypes.c_int]
-        lib.OSRSetPROJEnableNetwork(0)
-
-
-def harden() -> dict[str, list[str]]:
-    """Restrict the process's GDAL to our drivers, without network or sibling files (idempotent).
-
-    Returns, per GDAL library loaded in the process, the drivers left registered.
-    """
-    global _hardened
-    with _lock:
-        if _hardened is not None:
-            return _hardened
-        for name in [n for n in os.environ if _REFUSED_ENV.match(n)]:
-            log.warning("GDAL: ignoring %s from the environment (no network for GDAL)", name)
-            del os.environ[name]
-        import pyogrio
-        import pyproj
-        import rasterio
-
-        pyproj.network.set_network_enabled(False)
-        known = set(pyogrio.list_drivers())
-        with rasterio.Env() as env:  # registers rasterio's drivers (lazily done otherwise)
-            known |= set(env.drivers())
-        # GDAL_SKIP also holds for any later GDALAllRegister (rasterio calls it per environment).
-        skip = ",".join(sorted(n for n in known if n not in ALLOWED_DRIVERS and "," not in n))
-        result = {}
-        for path in _loaded_gdal_libraries():
-            lib = ctypes.CDLL(path)
-            _configure(lib, {**GDAL_CONFIG, "GDAL_SKIP": skip})
-            _no_http(lib)
-            result[Path(path).name] = _deregister_others(lib)
-        with rasterio.Env() as env:  # registration again: GDAL_SKIP must keep the others out
-            left = set(env.drivers())
-        if left - ALLOWED_DRIVERS:
-            raise RuntimeError(f"GDAL drivers still registered after hardening: {sorted(left - ALLOWED_DRIVERS)}")
-        _hardened = result
-        log.info("GDAL restricted to %s", ", ".join(sorted(ALLOWED_DRIVERS)))
-        return result
-
-
-def rasterio_env() -> Any:
-    """A rasterio environment with our GDAL settings (call inside ``with``)."""
-    import rasterio
-
-    harden()
-    return rasterio.Env(**GDAL_CONFIG)
-
-
-# --- what a file is ----------------------------------------------------------------------------------------
-
-
-def kind_of(name: str, *, allowed: tuple[Kind, ...] | None = None) -> Kind:
-    """The format a file name's suffix announces (422 for any other suffix)."""
-    suffix = Path(name).suffix.lower()
-    kind = SUFFIXES.get(suffix)
-    if kind is None or (allowed is not None and kind not in allowed):
-        kinds = allowed or tuple(Kind)
-        wanted = ", ".join(sorted({s for s, k in SUFFIXES.items() if k in kinds}))
-        raise InvalidInput(f"{Path(name).name}: unknown format {suffix or '(no suffix)'}; accepted: {wanted}")
-    return kind
-
-
-def describe(head: bytes) -> str:
-    """What the first bytes of a file look like, in words for a message."""
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if b"<VRTDataset" in head or b"<OGRVRTDataSource" in head:
-        return "a GDAL virtual dataset (VRT XML), which makes GDAL open other files and is never accepted"
-    if text.startswith(b"<"):
-        return "XML"
-    if text.startswith((b"{", b"[")):
-        return "JSON"
-    if head.startswith(b"SQLite format 3\x00"):
-        return "an SQLite database" + ("" if head[68:72] in (b"GPKG", b"GP10", b"GP11") else " that is no GeoPackage")
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "a zip archive"
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "a TIFF image"
-    if head[:4] == b"\x00\x00\x27\x0a":
-        return "an ESRI Shapefile"
-    if b"\x00" in head:
-        return "binary data of an unknown kind"
-    return "text"
-
-
-def _is_dxf(head: bytes) -> bool:
-    if head.startswith(b"AutoCAD Binary DXF\r\n\x1a\x00"):
-        return True
-    lines = head.lstrip(b"\xef\xbb\xbf").splitlines()[:4]
-    stripped = [ln.strip() for ln in lines]
-    if len(stripped) < 2 or stripped[0] not in (b"0", b"999"):
-        return False
-    return b"SECTION" in stripped[1:] or stripped[0] == b"999"
-
-
-def confirm(kind: Kind, head: bytes) -> bool:
-    """Whether the first bytes of a file are what its suffix says."""
-    if b"<VRTDataset" in head or b"<OGRVRTDataSource" in head:
-        return False
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if kind is Kind.GEOJSON:
-        return text.startswith(b"{")
-    if kind is Kind.GPKG:
-        return head.startswith(b"SQLite format 3\x00") and head[68:72] in (b"GPKG", b"GP10", b"GP11")
-    if kind is Kind.SHAPEFILE:
-        return head.startswith((b"PK\x03\x04", b"PK\x05\x06")) or head[:4] == b"\x00\x00\x27\x0a"
-    if kind is Kind.GIO:
-        return text.startswith(b"<")
-    if kind is Kind.GTIFF:
-        return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-    if kind is Kind.DXF:
-        return _is_dxf(head)
-    if kind is Kind.CSV:
-        if b"\x00" in head or text.startswith((b"<", b"{")):
-            return False
-        try:
-            head.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return exc.start > len(head) - 4  # a character cut at the end of the sample
-        return True
-    return False
-
-
-def check_content(path: Path, kind: Kind, *, name: str | None = None) -> None:
-    """Refuse a file whose first bytes are not what its suffix (``kind``) says."""
-    with path.open("rb") as fh:
-        head = fh.read(_HEAD)
-    if not confirm(kind, head):
-        shown = name or path.name
-        raise LayerLoadError(
-            f"{shown}: the name says {kind.value}, but the content is {describe(head)}; the file is refused"
-        )
 
 
 # --- staging: the file alone in a directory of ours --------------------------------------------------------
