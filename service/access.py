@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.errors import Forbidden, GebiedscheckError, NotFound, Unauthorized
+from service.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 ROLES = ("beheer",)
 PREFIX = "gbc_"
@@ -39,7 +39,7 @@ def _hash(key: str) -> str:
 def create_key(session: Session, *, name: str, role: str = "beheer") -> tuple[ApiKey, str]:
     """A new key; the secret is returned once and only its hash is stored."""
     if role not in ROLES:
-        raise GebiedscheckError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        raise InvalidInput(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     secret = PREFIX + secrets.token_urlsafe(32)
     row = (
         session.execute(

@@ -92,6 +92,10 @@ class TooManyRequests(GebiedscheckError):
         self.retry_after = retry_after
 
 
+class DataMissing(GebiedscheckError):
+    """Stored data the database refers to is not there (a raster version's file): the operator must restore it."""
+
+
 class LoadCancelled(GebiedscheckError):
     """A load was stopped (the service shutting down, SIGTERM) before it was written: nothing changed."""
 
@@ -116,6 +120,7 @@ STATUS_CODES: dict[type[GebiedscheckError], int] = {
     TooManyRequests: 429,
     ConfigurationError: 503,
     LoadCancelled: 503,
+    DataMissing: 503,
     GebiedscheckError: 500,
 }
 

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.coverage import coverage_fractions, weighted_percentile
-from service.errors import DatabaseUnavailable, InvalidInput, NotFound
+from service.errors import DataMissing, InvalidInput, NotFound
 from service.geo import Location
 from service.settings import Settings, get_settings
 from service.zones import SourceRef, _source
@@ -98,7 +98,7 @@ def current_raster(session: Session, *, settings: Settings | None = None) -> tup
         raise NotFound(f"the heat raster ({HEAT_LAYER!r}) is not loaded")
     path = resolve_raster(row.raster_path, settings)
     if path is None or not path.is_file():
-        raise DatabaseUnavailable(
+        raise DataMissing(
             f"the file of raster version {row.number} of {HEAT_LAYER!r} is missing; "
             "run `gebiedscheck layers load-defaults` (or reload the raster) to restore it",
             cause=str(path),
