@@ -21,7 +21,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from maps.overview import basemaps
 from service import __version__
-from service.api import routes_admin, routes_health, routes_layers, routes_maps, routes_ogc, routes_questions
+from service.api import (
+    routes_admin,
+    routes_health,
+    routes_layers,
+    routes_maps,
+    routes_ogc,
+    routes_questions,
+    routes_quickscan,
+)
 from service.api.middleware import RequestContextMiddleware, tile_origins
 from service.database import make_engine, make_sessionmaker
 from service.errorpage import error_html, wants_html
@@ -169,5 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_questions.router)
     app.include_router(routes_maps.router)
     app.include_router(routes_ogc.router)
+    app.include_router(routes_quickscan.router)
     routes_maps.mount_static(app)
+    routes_quickscan.mount_static(app)
     return app
