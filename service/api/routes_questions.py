@@ -183,7 +183,7 @@ async def heat_zones(
     return Response(_ZONE_ROWS.dump_json(rows), media_type="application/json", headers=headers)
 
 
-def _with_html(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+def with_html_errors(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
     """The error answers of /check, documented with the Dutch HTML page a browser (or ``f=html``) gets."""
     return {code: {**r, "content": {**r.get("content", {}), "text/html": {}}} for code, r in responses.items()}
 
@@ -201,7 +201,7 @@ def _with_html(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, di
     dependencies=[RateLimit],
     responses={
         200: {"content": {"text/html": {}, "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
-        **_with_html({**error_responses(400, 404, 413, 422), **RATE_LIMITED}),
+        **with_html_errors({**error_responses(400, 404, 413, 422), **RATE_LIMITED}),
     },
 )
 def check(
@@ -219,12 +219,12 @@ def check(
     report = check_mod.check(session, parsed, threshold_c=threshold_c, repair=repair, settings=settings)
     if f == "json":
         return report
-    geom = _checked_geometry(session, report, parsed.geom)
+    geom = map_geometry(session, report, parsed.geom)
     svg = plan_map_svg(session, report, geom, settings=settings)
     dates = version_dates(session, report)
     if f == "pdf":
         html = render_check_html(report, map_svg=svg, version_dates=dates, for_pdf=True)
-        name = _filename(report.initiative.name)
+        name = report_filename(report.initiative.name)
         return Response(
             html_to_pdf(html),
             media_type="application/pdf",
@@ -234,13 +234,13 @@ def check(
     return HTMLResponse(render_check_html(report, map_html=map_html, map_svg=svg, version_dates=dates))
 
 
-def _filename(name: str | None) -> str:
+def report_filename(name: str | None) -> str:
     """A safe file name for the PDF: ``quickscan-<name>`` in plain ASCII letters, digits and dashes."""
     slug = re.sub(r"[^a-z0-9]+", "-", (name or "").lower()).strip("-")[:60]
     return f"quickscan-{slug}" if slug else "quickscan"
 
 
-def _checked_geometry(session: Any, report: check_mod.CheckReport, geom: Any) -> Any:
+def map_geometry(session: Any, report: check_mod.CheckReport, geom: Any) -> Any:
     """The initiative as it was checked: the repaired polygon when the report says it was repaired."""
     if report.repaired is not None:
         from service.validation import validate_polygonal

@@ -24,7 +24,7 @@ from service import planfile
 from service.api.deps import RATE_LIMITED, RateLimit, SessionDep, SettingsDep
 from service.api.middleware import BodyRefused
 from service.api.params import AsOf, error_responses
-from service.api.routes_questions import _checked_geometry, _filename, _with_html, check_map_html
+from service.api.routes_questions import check_map_html, map_geometry, report_filename, with_html_errors
 from service.errors import ConfigurationError, InvalidInput, TooLarge
 from service.safeopen import SUFFIXES
 from service.timetravel import set_as_of
@@ -72,7 +72,7 @@ def _form_schema() -> dict[str, Any]:
     dependencies=[RateLimit],
     responses={
         200: {"content": {"text/html": {}, "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
-        **_with_html({**error_responses(400, 408, 413, 422), **RATE_LIMITED}),
+        **with_html_errors({**error_responses(400, 408, 413, 422), **RATE_LIMITED}),
     },
 )
 async def check_file(
@@ -114,12 +114,12 @@ def _report(session: Any, report: Any, geom: Any, *, settings: Any, pdf: bool) -
     from service.pdf import html_to_pdf
     from service.report import render_check_html, version_dates
 
-    geom = _checked_geometry(session, report, geom)
+    geom = map_geometry(session, report, geom)
     svg = plan_map_svg(session, report, geom, settings=settings)
     dates = version_dates(session, report)
     if pdf:
         html = render_check_html(report, map_svg=svg, version_dates=dates, for_pdf=True)
-        name = _filename(report.initiative.name)
+        name = report_filename(report.initiative.name)
         return Response(
             html_to_pdf(html),
             media_type="application/pdf",
