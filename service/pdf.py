@@ -1,9 +1,10 @@
 """The quickscan report as PDF, printed by WeasyPrint from the report's HTML (service.report) with its static map.
 
 WeasyPrint lays the page out itself (Pango for text, its own SVG renderer), so the PDF holds real, searchable
-text and the map as vector drawing. Nothing is fetched while printing: the URL fetcher refuses every address but
-a ``data:`` URI (no network, no local files), and fonts come from the machine (fontconfig). Without WeasyPrint or
-its Pango libraries the route answers 503 with a detail that names what is missing.
+text and the map as vector drawing, tagged as PDF/UA-1 (structure, title and language for screen readers).
+Nothing is fetched while printing: the URL fetcher refuses every address but a ``data:`` URI (no network, no
+local files), and fonts come from the machine (fontconfig). Without WeasyPrint or its Pango libraries the route
+answers 503 with a detail that names what is missing.
 """
 
 from __future__ import annotations
@@ -47,5 +48,6 @@ def html_to_pdf(html: str, *, refused: list[str] | None = None) -> bytes:
     """A PDF of an HTML page printed with its print stylesheet (A4), fetching nothing but ``data:`` URIs."""
     weasyprint = _weasyprint()
     document = weasyprint.HTML(string=html, base_url=None, url_fetcher=data_only_fetcher(refused), media_type="print")
-    pdf: bytes = document.write_pdf()
+    # PDF/UA-1: a tagged PDF (headings, tables, reading order) with its title and language, for screen readers.
+    pdf: bytes = document.write_pdf(pdf_variant="pdf/ua-1")
     return pdf

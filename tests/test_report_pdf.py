@@ -122,6 +122,9 @@ def test_pdf_report(qclient, across: dict, tmp_path: Path) -> None:
         assert dutch.procent(zone["overlap_pct"]) in words
     assert "Legenda" in words and "pagina 1 van" in words
     assert not re.search(r"\d\.\d+ ?%", words)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True, timeout=60).stdout
+    assert re.search(r"^Tagged:\s+yes$", info, re.M)  # PDF/UA-1: structure for screen readers
+    assert re.search(r"^Title:\s+\S", info, re.M)
 
 
 @needs_poppler
