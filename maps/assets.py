@@ -1,7 +1,9 @@
 """The scripts and stylesheets of the maps, served by us (no CDN).
 
-They come from the npm registry at install time (``maps/assets/package.json`` and its lock file; the
-bootstrap runs ``npm ci``) and are served under ``/static/vendor``. Before a map is rendered,
+They come from the npm registry (``maps/assets/package.json`` and its lock file) and are served under
+``/static/vendor``: in a checkout from ``maps/assets/node_modules`` (the bootstrap runs ``npm ci``), in an installed
+wheel from ``maps/vendor`` (the same layout, only the files we serve; setup.py's build hook puts them there at
+build time). :func:`find_node_modules` decides which. Before a map is rendered,
 :func:`use_local_assets` replaces Folium's default asset lists by our copies, by asset name, so no CDN
 address is ever written; a page that would still load a script or stylesheet from elsewhere is refused.
 Folium's Glyphicons and awesome-rotate stylesheets are not on npm and our maps use neither: left out.
@@ -9,13 +11,17 @@ Folium's Glyphicons and awesome-rotate stylesheets are not on npm and our maps u
 
 from __future__ import annotations
 
+import fnmatch
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-NODE_MODULES = ASSETS_DIR / "node_modules"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+PACKAGE_DIR = Path(__file__).resolve().parent
+ASSETS_DIR = PACKAGE_DIR / "assets"
+CHECKOUT_NODE_MODULES = ASSETS_DIR / "node_modules"  # npm ci (scripts/bootstrap.sh)
+WHEEL_NODE_MODULES = PACKAGE_DIR / "vendor"  # an installed wheel (setup.py's build hook)
+STATIC_DIR = PACKAGE_DIR / "static"
 
 # URL path under /static/vendor -> directory inside node_modules
 VENDOR_DIRS: dict[str, str] = {
@@ -27,6 +33,17 @@ VENDOR_DIRS: dict[str, str] = {
     "vectorgrid": "leaflet.vectorgrid/dist",  # big layers from our vector tiles (maps/overview.py)
     "swagger-ui": "swagger-ui-dist",  # /docs
 }
+# Served besides VENDOR_DIRS, by their own routes: the quickscan page's drawing tools (service/api/routes_quickscan.py)
+SERVED_ELSEWHERE = ("@geoman-io/leaflet-geoman-free/dist",)
+# What a wheel carries of a package directory when not all of it: Font Awesome's stylesheets and fonts (not its
+# 20 MB of SVGs, JS and sources); every other directory whole, less WHEEL_SKIP.
+WHEEL_PARTS: dict[str, tuple[str, ...]] = {"@fortawesome/fontawesome-free": ("css", "webfonts", "LICENSE.txt")}
+# Never in a wheel: source maps, type declarations, READMEs, npm metadata, build logs, tests, ES-module bundles
+# (our pages load the UMD/bundled builds).
+WHEEL_SKIP = (
+    "*.map", "*.d.ts", "*.md", "package.json", "log.*.txt", "*.esm.js", "*.esm.min.js", "swagger-ui-es-bundle*",
+    "test", "tests", "__tests__", "docs", "src", "less", "scss",
+)  # fmt: skip
 
 # Folium's asset names -> path under the vendor base; None: not loaded.
 LOCAL_ASSETS: dict[str, str | None] = {
@@ -52,8 +69,34 @@ class AssetError(RuntimeError):
     """A page would load a script or stylesheet from outside: we do not use CDNs."""
 
 
+def find_node_modules() -> Path:
+    """Where the npm packages are: the checkout's ``maps/assets/node_modules`` when it holds them (``npm ci``),
+    else an installed wheel's ``maps/vendor``; the checkout's path when neither does (the viewer then answers 503)."""
+    for candidate in (CHECKOUT_NODE_MODULES, WHEEL_NODE_MODULES):
+        if all((candidate / d).is_dir() for d in VENDOR_DIRS.values()):
+            return candidate
+    return CHECKOUT_NODE_MODULES
+
+
+NODE_MODULES = find_node_modules()
+
+
 def assets_installed() -> bool:
     return all((NODE_MODULES / d).is_dir() for d in VENDOR_DIRS.values())
+
+
+def served_files(node_modules: Path) -> Iterator[Path]:
+    """The files of ``node_modules`` the service serves, relative to it: what a wheel carries under maps/vendor."""
+    for directory in (*VENDOR_DIRS.values(), *SERVED_ELSEWHERE):
+        root = node_modules / directory
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root} is missing: npm ci in maps/assets did not install it")
+        parts = [root / p for p in WHEEL_PARTS.get(directory, ("",))]
+        for part in parts:
+            for path in [part] if part.is_file() else sorted(part.rglob("*")):
+                rel = path.relative_to(root)
+                if path.is_file() and not any(fnmatch.fnmatch(n, pat) for n in rel.parts for pat in WHEEL_SKIP):
+                    yield path.relative_to(node_modules)
 
 
 def use_local_assets(m: Any, *, base: str = "/static/vendor") -> None:

@@ -81,16 +81,33 @@ def conformance_html(doc: dict[str, Any], *, static: str = "/static") -> str:
     return _page("Conformiteit", f"<p>Deze dienst voldoet aan:</p><ul>{rows}</ul>", static=static)
 
 
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    """A table that reflows at narrow widths (ogc.css stacks its cells, each labelled by ``data-label``); the
+    explicit roles keep it a table for screen readers when its cells are displayed as blocks. Cells are markup."""
+    head = "".join(f"<th scope='col' role='columnheader'>{_e(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr role='row'>"
+        + "".join(f"<td role='cell' data-label='{_e(h)}'>{cell}</td>" for h, cell in zip(headers, row, strict=True))
+        + "</tr>"
+        for row in rows
+    )
+    return (
+        f"<table class='ogc-tabel' role='table'><thead role='rowgroup'><tr role='row'>{head}</tr></thead>"
+        f"<tbody role='rowgroup'>{body}</tbody></table>"
+    )
+
+
 def collections_html(doc: dict[str, Any], *, static: str = "/static") -> str:
-    rows = "".join(
-        f"<tr><td><a href='{_e(c['links'][0]['href'])}?f=html'>{_e(c['title'])}</a></td><td>{_e(c['id'])}</td>"
-        f"<td>{_e(c.get('version'))}</td><td><a href='{_e(c['links'][1]['href'])}?f=html'>objecten</a></td></tr>"
+    rows = [
+        [
+            f"<a href='{_e(c['links'][0]['href'])}?f=html'>{_e(c['title'])}</a>",
+            _e(c["id"]),
+            _e(c.get("version")),
+            f"<a href='{_e(c['links'][1]['href'])}?f=html'>objecten bekijken</a>",
+        ]
         for c in doc["collections"]
-    )
-    body = (
-        f"<p>{len(doc['collections'])} collecties.</p><table class='ogc-tabel'><thead><tr><th>titel</th><th>id</th>"
-        f"<th>versie</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
-    )
+    ]
+    body = f"<p>{len(doc['collections'])} collecties.</p>{_table(['titel', 'id', 'versie', 'objecten'], rows)}"
     return _page("Collecties", body, static=static)
 
 
@@ -113,11 +130,14 @@ def items_html(
 ) -> str:
     settings = settings or get_settings()
     coll = next(link["href"] for link in doc["links"] if link["rel"] == "collection")
-    rows = "".join(
-        f"<tr><td><a href='{_e(coll)}/items/{_e(quote(str(f['id']), safe=''))}?f=html'>{_e(f['id'])}</a></td>"
-        f"<td>{_e(f['properties'].get('name'))}</td><td>{_e(f['properties'].get('note'))}</td></tr>"
+    rows = [
+        [
+            f"<a href='{_e(coll)}/items/{_e(quote(str(f['id']), safe=''))}?f=html'>{_e(f['id'])}</a>",
+            _e(f["properties"].get("name")),
+            _e(f["properties"].get("note")),
+        ]
         for f in doc["features"]
-    )
+    ]
     nav = " · ".join(
         f"<a rel='{_e(link['rel'])}' href='{_e(_html_href(link['href']))}'>"
         f"{'volgende' if link['rel'] == 'next' else 'vorige'}</a>"
@@ -128,8 +148,7 @@ def items_html(
     capped = f"<p class='ogc-let-op'>{_e(doc['limitCapped'])}</p>" if doc.get("limitCapped") else ""
     body = (
         f"{MAP_DIV if crs == CRS84 else note}<p>{doc['numberReturned']} van {doc['numberMatched']} objecten.</p>"
-        f"{capped}<table class='ogc-tabel'><thead><tr><th>id</th><th>naam</th><th>toelichting</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table><p class='ogc-paging'>{nav}</p>"
+        f"{capped}{_table(['id', 'naam', 'toelichting'], rows)}<p class='ogc-paging'>{nav}</p>"
     )
     data = _map_data(settings, geojson={"type": "FeatureCollection", "features": doc["features"]})
     return _page(f"Objecten: {slug}", body, static=static, data=data if crs == CRS84 else None)
