@@ -69,6 +69,7 @@ def landing_html(doc: dict[str, Any], *, static: str = "/static") -> str:
     pages = (
         "<h2>Ook van Gebiedscheck Assen</h2><ul class='ogc-links'>"
         "<li><a href='kaart'>De kaart</a>: klik een plek aan voor de gebieden, Natura 2000 en hitte</li>"
+        "<li><a href='quickscan'>Quickscan</a>: teken of upload een plan en krijg het rapport (ook als PDF)</li>"
         "<li><a href='over'>Over deze kaart</a>: bronnen, indicatief en privacy</li>"
         "<li><a href='docs'>API-documentatie</a> (Swagger UI, Engels)</li></ul>"
     )

@@ -303,14 +303,21 @@ def render(m: folium.Map, *, base: str = "/static/vendor") -> str:
 VIEWER_HEADER = """<header class="gc-kop">
 <h1>Gebiedscheck Assen <span class="gc-kop-sub">kaart</span></h1>
 <nav class="gc-nav" aria-label="Meer over deze kaart">
-<a href="{api}/over">Over deze kaart</a> <a href="{api}/toegankelijkheid">Toegankelijkheid</a>
+<a href="{api}/quickscan">Quickscan</a> <a href="{api}/over">Over deze kaart</a>
+<a href="{api}/toegankelijkheid">Toegankelijkheid</a>
 <a href="{api}/docs">API</a> <a href="{api}/?f=html">OGC API</a>
 </nav>
 </header>
 <p id="gc-kaart-uitleg" class="gc-sr">Klik op de kaart om een plek op te vragen. Met het toetsenbord:
 pijltjestoetsen verschuiven, plus en min zoomen, Enter vraagt het midden van de kaart op (het kruisje),
-Escape sluit het antwoord.</p>
+Escape sluit het antwoord. Met de knop Meten zet Enter een meetpunt bij het kruisje.</p>
 """
+VIEWER_SCRIPTS = ("viewer.js", "viewer-zoeken.js", "viewer-meten.js")  # in this order (see viewer.js)
+
+
+def js_json(value: Any) -> str:
+    """JSON for inside a ``<script>``: ``<``, ``>`` and ``&`` escaped (a value can never close the element)."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def viewer_boot(
@@ -320,18 +327,24 @@ def viewer_boot(
     api: str = "",
     static: str = "/static",
     nearby_m: float | None = None,
+    locatieserver: str = "",
+    zones_url: str | None = None,
 ) -> None:
-    """Expose the map and its groups to viewer.js, load it after Folium's own script block, and put the
-    page's header (links to /over, /toegankelijkheid, /docs and the OGC landing page of ``api``) above the map.
-    ``nearby_m``: the distance within which /zones/at names nearby zones (for the answer's wording)."""
-    group_js = ", ".join(f"{json.dumps(slug)}: {var}" for slug, var in groups.items())
-    src = json.dumps(f"{static}/gebiedscheck/viewer.js")
+    """Expose the map and its groups to viewer.js, load it (and the search box and the measure tool) after
+    Folium's own script block, and put the page's header (links to /over, /toegankelijkheid, /docs and the OGC
+    landing page of ``api``) above the map. ``nearby_m``: the distance within which /zones/at names nearby zones
+    (for the answer's wording). ``locatieserver``: the base URL of PDOK's Locatieserver the browser asks for
+    addresses ("": no address search); ``zones_url``: our zone names (default ``{api}/kaart/gebieden``)."""
+    group_js = ", ".join(f"{js_json(slug)}: {var}" for slug, var in groups.items())
+    search = {"locatieserver": locatieserver, "zones": f"{api}/kaart/gebieden" if zones_url is None else zones_url}
+    srcs = js_json([f"{static}/gebiedscheck/{name}" for name in VIEWER_SCRIPTS])
     # Folium writes the map's own script after this element: run once the page has loaded.
     boot = (
         "window.addEventListener('DOMContentLoaded', function () {\n"
-        f"  window.gebiedscheck = {{map: {m.get_name()}, groups: {{{group_js}}}, api: {json.dumps(api)}, "
-        f"nearbyM: {json.dumps(nearby_m)}}};\n"
-        "  var s = document.createElement('script'); s.src = " + src + "; document.body.appendChild(s);\n"
+        f"  window.gebiedscheck = {{map: {m.get_name()}, groups: {{{group_js}}}, api: {js_json(api)}, "
+        f"nearbyM: {js_json(nearby_m)}, search: {js_json(search)}}};\n"
+        f"  {srcs}.forEach(function (src) {{ var s = document.createElement('script'); s.src = src; s.async = false;"
+        " document.body.appendChild(s); });\n"
         "});"
     )
     root: Any = m.get_root()

@@ -31,8 +31,15 @@ CATEGORIES = {
     "klimaat": "Klimaat",
     "referentie": "Referentie",
 }
-# What tests/test_viewer_ux.py runs axe-core on, at 1400 × 900 and 390 × 844.
-AXE_TESTED = ["de kaart (/kaart)", "Over deze kaart (/over)", "deze verklaring (/toegankelijkheid)"]
+ZONE_INDEX_MAX = 2_000  # zone names the viewer's search box gets (the page's search stays small)
+ZONE_NAME_MAX = 120
+# What tests/test_viewer_ux.py and tests/test_viewer_search.py run axe-core on, at 1400 × 900 and 390 × 844.
+AXE_TESTED = [
+    "de kaart (/kaart)",
+    "de kaart met het zoekvak open en met het meetgereedschap aan",
+    "Over deze kaart (/over)",
+    "deze verklaring (/toegankelijkheid)",
+]
 
 
 def state_key(session: Session) -> tuple[tuple[str, int | None], ...]:
@@ -69,11 +76,66 @@ def viewer_html(
             'hitte-eiland op de kaart (indicatief).">'
         )
     )
-    viewer_boot(m, groups, api=api, static=static, nearby_m=getattr(settings, "nearby_distance_m", None))
+    viewer_boot(
+        m,
+        groups,
+        api=api,
+        static=static,
+        nearby_m=getattr(settings, "nearby_distance_m", None),
+        locatieserver=search_base(settings.locatieserver_url),
+    )
     html = render(m, base=f"{static}/vendor")
     return html.replace("<head>", "<head>\n<title>Kaart — Gebiedscheck Assen</title>", 1).replace(
         "<html>", '<html lang="nl">', 1
     )
+
+
+def search_base(url: str) -> str:
+    """The Locatieserver base URL the page may call: an http(s) URL without query or fragment ("" otherwise,
+    and for ""): the same origin the Content-Security-Policy's connect-src names (service.api.middleware)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        return ""
+    return url.strip().rstrip("/")
+
+
+def zone_index(session: Session, *, limit: int = ZONE_INDEX_MAX) -> dict[str, Any]:
+    """The names of the current zones for the viewer's search box: per zone its layer, a point inside it (where
+    the search asks) and its bounding box (where the map goes), in WGS84. At most ``limit`` zones (the
+    Omgevingsvisie's first, the reference layers last), names cut at ``ZONE_NAME_MAX`` characters."""
+    rows = session.execute(
+        text(
+            """
+            SELECT z.slug, z.title, z.category, left(z.name, :name_max) AS name,
+                   ST_Y(g.p) AS lat, ST_X(g.p) AS lon,
+                   ST_XMin(g.b) AS w, ST_YMin(g.b) AS s, ST_XMax(g.b) AS e, ST_YMax(g.b) AS n
+            FROM (
+                SELECT l.slug, l.title, l.category, f.name, f.geom
+                FROM layers l JOIN features f ON f.version_id = l.current_version_id
+                WHERE l.kind = 'vector'
+                ORDER BY l.category = 'referentie', l.category = 'natura2000', l.slug, f.name, f.id
+                LIMIT :limit
+            ) AS z
+            CROSS JOIN LATERAL (SELECT ST_Transform(ST_PointOnSurface(z.geom), 4326) AS p,
+                                       ST_Transform(ST_Envelope(z.geom), 4326)::box2d AS b) AS g
+            ORDER BY z.category = 'referentie', z.category = 'natura2000', z.slug, z.name
+            """
+        ),
+        {"limit": limit + 1, "name_max": ZONE_NAME_MAX},
+    ).all()
+    zones = [
+        {
+            "name": r.name,
+            "layer": r.slug,
+            "layer_title": r.title,
+            "category": CATEGORIES.get(r.category, r.category),
+            "lat": round(r.lat, 6),
+            "lon": round(r.lon, 6),
+            "bbox": [round(r.w, 6), round(r.s, 6), round(r.e, 6), round(r.n, 6)],
+        }
+        for r in rows[:limit]
+    ]
+    return {"zones": zones, "count": len(zones), "truncated": len(rows) > limit}
 
 
 def about_html(session: Session, *, settings: Settings | None = None, api: str = "") -> str:

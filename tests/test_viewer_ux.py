@@ -326,7 +326,7 @@ def test_axe_finds_no_wcag_21_aa_violation(server: str, browser, path: str, size
 def test_the_pages_link_to_each_other(server: str) -> None:
     kaart = httpx.get(f"{server}/kaart").text
     header = kaart[kaart.index('<header class="gc-kop">') : kaart.index("</header>")]
-    for href in ("/over", "/toegankelijkheid", "/docs", "/?f=html"):
+    for href in ("/quickscan", "/over", "/toegankelijkheid", "/docs", "/?f=html"):
         assert f'href="{href}"' in header, href
         assert httpx.get(f"{server}{href}").status_code == 200, href
     assert kaart.index('<header class="gc-kop">') < kaart.index('class="folium-map"')  # above the map
@@ -342,7 +342,7 @@ def test_the_pages_link_to_each_other(server: str) -> None:
     assert f"axe-core {package['devDependencies']['axe-core']}" in statement
     assert "/docs" in statement and "Swagger UI" in statement and "Voldoet gedeeltelijk" in statement
     landing = httpx.get(f"{server}/?f=html").text
-    for href in ("kaart", "over", "docs"):
+    for href in ("kaart", "quickscan", "over", "docs"):
         assert f"href='{href}'" in landing, href
     # The CSP of the new pages allows no inline script at all (they have none).
     assert "script-src 'self';" in over.headers["content-security-policy"]

@@ -25,6 +25,35 @@
     }).format(Number(x));
   }
   function metres(x) { return nl(x, 0) + " m"; }
+
+  // RD New (EPSG:28992) <-> WGS84, the polynomial approximation of Schreutelkamp & Strang van Hees (better than
+  // 1 m inside the Netherlands; the server answers in exact RD). For typed RD coordinates and the measure tool.
+  var RD0 = { x: 155000, y: 463000, lat: 52.15517440, lon: 5.38720621 };
+  var TO_LAT = [[0, 1, 3235.65389], [2, 0, -32.58297], [0, 2, -0.2475], [2, 1, -0.84978], [0, 3, -0.0665],
+    [2, 2, -0.01709], [1, 0, -0.00738], [4, 0, 0.0053], [2, 3, -3.9e-4], [4, 1, 3.3e-4], [1, 1, -1.2e-4]];
+  var TO_LON = [[1, 0, 5260.52916], [1, 1, 105.94684], [1, 2, 2.45656], [3, 0, -0.81885], [1, 3, 0.05594],
+    [3, 1, -0.05607], [0, 1, 0.01199], [3, 2, -0.00256], [1, 4, 0.00128], [0, 2, 2.2e-4], [2, 0, -2.2e-4],
+    [5, 0, 2.6e-4]];
+  var TO_X = [[0, 1, 190094.945], [1, 1, -11832.228], [2, 1, -114.221], [0, 3, -32.391], [1, 0, -0.705],
+    [3, 1, -2.340], [1, 3, -0.608], [0, 2, -0.008], [2, 3, 0.148]];
+  var TO_Y = [[1, 0, 309056.544], [0, 2, 3638.893], [2, 0, 73.077], [1, 2, -157.984], [3, 0, 59.788],
+    [0, 1, 0.433], [2, 2, -6.439], [1, 1, -0.032], [0, 4, 0.092], [1, 4, -0.054]];
+  function poly(terms, a, b) {
+    return terms.reduce(function (sum, t) { return sum + t[2] * Math.pow(a, t[0]) * Math.pow(b, t[1]); }, 0);
+  }
+  var rd = {
+    // Where the approximation holds: the RD domain, a little wider than the Netherlands.
+    inDomain: function (lat, lon) { return lat >= 50.6 && lat <= 53.8 && lon >= 3.0 && lon <= 7.6; },
+    isRD: function (x, y) { return x >= -7000 && x <= 300000 && y >= 289000 && y <= 629000; },
+    toLatLng: function (x, y) {
+      var dx = (x - RD0.x) * 1e-5, dy = (y - RD0.y) * 1e-5;
+      return L.latLng(RD0.lat + poly(TO_LAT, dx, dy) / 3600, RD0.lon + poly(TO_LON, dx, dy) / 3600);
+    },
+    fromLatLng: function (latlng) {
+      var dp = 0.36 * (latlng.lat - RD0.lat), dl = 0.36 * (latlng.lng - RD0.lon);
+      return { x: RD0.x + poly(TO_X, dp, dl), y: RD0.y + poly(TO_Y, dp, dl) };
+    }
+  };
   function getJSON(path, lat, lon) {
     var url = api + path + "?lat=" + lat.toFixed(6) + "&lon=" + lon.toFixed(6);
     return fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
@@ -200,9 +229,14 @@
     keepInView(latlng);
   }
 
-  map.on("click", function (e) { query(e.latlng); });
+  // A tool (the measure tool, viewer-meten.js) may take the map's clicks and keys while it is on: g.tool.
+  map.on("click", function (e) {
+    if (g.tool && g.tool.click(e)) { return; }
+    query(e.latlng);
+  });
   container.addEventListener("keydown", function (e) {
     if (e.target !== container) { return; }
+    if (g.tool && g.tool.key(e)) { e.preventDefault(); return; }
     if (e.key === "Enter") { e.preventDefault(); query(map.getCenter()); }
     if (e.key === "Escape" && panel) { closeAnswer(true); }
   });
@@ -243,7 +277,11 @@
     window.history.replaceState(null, "", window.location.pathname + "?" + q.toString());
   }
   map.on("moveend overlayadd overlayremove", saveState);
-  window.gebiedscheck.query = query;
-  window.gebiedscheck.closeAnswer = closeAnswer;
-  window.gebiedscheck.ready = true;
+  g.query = query;
+  g.closeAnswer = closeAnswer;
+  g.el = el;
+  g.nl = nl;
+  g.rd = rd;
+  g.reduceMotion = reduceMotion;
+  // viewer-zoeken.js and viewer-meten.js follow (in that order); the last of them sets g.ready.
 })();

@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestContextMiddleware,
         tile_hosts=tiles,
+        connect_urls=[settings.locatieserver_url],
         max_body_bytes=settings.max_body_bytes,
         body_idle_timeout_s=settings.body_idle_timeout_s,
         body_timeout_s=settings.body_timeout_s,

@@ -67,12 +67,15 @@ def tile_origins(urls: list[str]) -> list[str]:
     return list(out)
 
 
-def content_security_policy(html: str, tile_hosts: list[str]) -> str:
+def content_security_policy(html: str, tile_hosts: list[str], connect_hosts: list[str] | None = None) -> str:
+    """The page's CSP: our scripts and the page's inline ones by hash, images from ``tile_hosts``, and fetches to
+    our own origin plus ``connect_hosts`` (the viewer's search calls PDOK's Locatieserver from the browser)."""
     scripts = " ".join(["'self'", *script_hashes(html)])
     images = " ".join(["'self'", "data:", "blob:", *tile_hosts])
+    connect = " ".join(["'self'", *(connect_hosts or [])])
     return (
         f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; img-src {images}; "
-        "font-src 'self' data:; connect-src 'self'; frame-src 'self'; frame-ancestors 'self'; "
+        f"font-src 'self' data:; connect-src {connect}; frame-src 'self'; frame-ancestors 'self'; "
         "object-src 'none'; base-uri 'self'; form-action 'self'"
     )
 
@@ -144,12 +147,15 @@ class RequestContextMiddleware:
         app: Any,
         *,
         tile_hosts: list[str],
+        connect_urls: list[str] | None = None,
         max_body_bytes: int = 20_000_000,
         body_idle_timeout_s: float = 15.0,
         body_timeout_s: float = 120.0,
     ) -> None:
         self.app = app
         self.tile_hosts = tile_hosts
+        # Origins the pages may fetch from besides our own (the Locatieserver); "" and non-http(s) URLs add none.
+        self.connect_hosts = [o for o in tile_origins([u.strip() for u in connect_urls or []]) if "*" not in o]
         self.body_limits = {"limit": max_body_bytes, "idle_s": body_idle_timeout_s, "total_s": body_timeout_s}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -196,7 +202,7 @@ class RequestContextMiddleware:
                 if message.get("more_body"):
                     return
                 body = b"".join(state["body"])
-                csp = content_security_policy(body.decode("utf-8", "replace"), self.tile_hosts)
+                csp = content_security_policy(body.decode("utf-8", "replace"), self.tile_hosts, self.connect_hosts)
                 start = state["start"]
                 await out({**start, "headers": [*start["headers"], (b"content-security-policy", csp.encode())]})
                 await out({"type": "http.response.body", "body": body})

@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from maps.assets import NODE_MODULES, STATIC_DIR, VENDOR_DIRS, assets_installed
-from maps.viewer import about_html, accessibility_html, heat_overlay, state_key, viewer_html
+from maps.viewer import about_html, accessibility_html, heat_overlay, state_key, viewer_html, zone_index
 from service.api.deps import SessionDep, SettingsDep
 from service.errors import ConfigurationError
 
@@ -59,6 +59,21 @@ def kaart(request: Request, session: SessionDep, settings: SettingsDep) -> Any:
             session, settings=settings, heat_url=f"/kaart/hitte-eiland.png?v={version}", heat_bounds=bounds
         )
     return HTMLResponse(cache[key], headers={"Cache-Control": "no-cache"})
+
+
+@router.get(
+    "/kaart/gebieden",
+    summary="The names of the current zones for the viewer's search box (WGS84 point inside and bounding box)",
+)
+def zone_names(request: Request, session: SessionDep) -> Any:
+    """Every current zone's name, layer, a point inside it and its bounding box (``[w, s, e, n]``), at most
+    2,000 of them (``truncated`` says when there are more). Read by the search box of /kaart."""
+    cache: dict[Any, Any] = request.app.state.__dict__.setdefault("zone_index_cache", {})
+    key = state_key(session)
+    if key not in cache:
+        cache.clear()
+        cache[key] = zone_index(session)
+    return JSONResponse(cache[key], headers={"Cache-Control": "no-cache"})
 
 
 @router.get(
