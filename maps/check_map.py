@@ -21,13 +21,13 @@ from service.settings import Settings, get_settings
 
 LINE_SQL = """
 SELECT ST_AsGeoJSON(ST_Transform(ST_ShortestLine(ST_GeomFromWKB(:wkb, 28992), f.geom), 4326), 7)
-FROM features f JOIN layers l ON gc_version(l.id, l.current_version_id) = f.version_id
+FROM features f JOIN gc_versions_in_force l ON l.version_id = f.version_id
 WHERE l.slug = 'natura2000' AND f.fid = :fid
 """
 
 ZONE_SQL = """
 SELECT ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(f.geom, :tol), 4326), 6)
-FROM features f JOIN layers l ON gc_version(l.id, l.current_version_id) = f.version_id
+FROM features f JOIN gc_versions_in_force l ON l.version_id = f.version_id
 WHERE l.slug = :slug AND f.fid = :fid
 """
 

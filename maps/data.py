@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from service.store import label as provenance_label
+
 # Distinct colours per layer (colour-blind-friendly where it matters: Natura 2000 green, heat red).
 COLOURS = {
     "binnenstad": "#1f78b4",
@@ -69,9 +71,8 @@ def layer_sizes(session: Session, *, max_features: int = EMBED_MAX_FEATURES) -> 
     counted (``sum(ST_NPoints)``) only of the smallest layers that fit ``max_features`` together."""
     rows = session.execute(
         text(
-            "SELECT l.slug, l.title, l.category, v.id AS version_id, v.number, v.feature_count AS features, "
-            "coalesce(v.indicative, l.indicative) AS indicative "
-            "FROM layers l JOIN layer_versions v ON v.id = l.current_version_id "
+            "SELECT l.slug, l.title, l.category, l.version_id, l.number, v.feature_count AS features, l.indicative "
+            "FROM gc_versions_in_force l JOIN layer_versions v ON v.id = l.version_id "
             f"WHERE l.kind = 'vector' ORDER BY {ORDER_SQL}"
         )
     ).all()
@@ -135,7 +136,7 @@ def display_layers(
             category=size.category,
             colour=COLOURS.get(size.slug, FALLBACK[i % len(FALLBACK)]),
             version=size.number,
-            label="indicatief" if size.indicative else "officieel",
+            label=provenance_label(size.indicative),
             features=size.features,
             tiled=size.slug not in embedded,
             geojson={"type": "FeatureCollection", "features": []},
@@ -145,13 +146,11 @@ def display_layers(
     rows = session.execute(
         text(
             """
-            SELECT l.slug, l.title, l.policy_section, l.policy_summary,
-                   coalesce(v.provenance, l.provenance) AS provenance,
-                   coalesce(v.indicative, l.indicative) AS indicative,
-                   v.number, f.fid, f.name,
+            SELECT l.slug, l.title, l.policy_section, l.policy_summary, l.provenance, l.indicative,
+                   l.number, f.fid, f.name,
                    ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(f.geom, :tol), 4326), 6) AS gj
-            FROM layers l JOIN layer_versions v ON v.id = l.current_version_id
-            JOIN features f ON f.version_id = v.id
+            FROM gc_versions_in_force l
+            JOIN features f ON f.version_id = l.version_id
             WHERE l.kind = 'vector' AND l.slug = ANY(:slugs)
             ORDER BY l.slug, f.name
             """
@@ -167,7 +166,7 @@ def display_layers(
         }
         if popups:
             props["beleid"] = escape(f"{r.policy_section or ''} {r.policy_summary or ''}".strip()) or "–"
-            props["herkomst"] = escape(f"{'indicatief' if r.indicative else 'officieel'}: {r.provenance}")
+            props["herkomst"] = escape(f"{provenance_label(r.indicative)}: {r.provenance}")
         layers[r.slug].geojson["features"].append(
             {"type": "Feature", "id": r.fid, "properties": props, "geometry": json.loads(r.gj)}
         )

@@ -34,14 +34,14 @@ MIN_EXTENT_M = 400.0
 
 LINE_SQL = """
 SELECT ST_AsBinary(ST_ShortestLine(ST_GeomFromWKB(:wkb, 28992), f.geom))
-FROM features f JOIN layers l ON gc_version(l.id, l.current_version_id) = f.version_id
+FROM features f JOIN gc_versions_in_force l ON l.version_id = f.version_id
 WHERE l.slug = 'natura2000' AND f.fid = :fid
 """
 
 CLIPPED_SQL = """
 SELECT ST_AsBinary(ST_ClipByBox2D(ST_SimplifyPreserveTopology(f.geom, :tol),
                                   ST_MakeEnvelope(:x0, :y0, :x1, :y1, 28992)))
-FROM features f JOIN layers l ON gc_version(l.id, l.current_version_id) = f.version_id
+FROM features f JOIN gc_versions_in_force l ON l.version_id = f.version_id
 WHERE l.slug = :slug AND f.fid = :fid AND f.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 28992)
 """
 

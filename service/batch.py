@@ -24,6 +24,7 @@ from service.geo import ParsedGeometry
 from service.heat import current_raster, polygon_stats
 from service.schemas import NestedZone
 from service.settings import Settings, get_settings
+from service.store import is_loaded, require_version
 from service.validation import validate_many
 from service.zones import (
     MUNICIPALITY,
@@ -31,8 +32,6 @@ from service.zones import (
     NEARBY_DESCRIPTION,
     ContextRows,
     NearbyZone,
-    _current_version,
-    _loaded,
     band_for,
     context_of,
     nearby_distance,
@@ -114,7 +113,7 @@ SELECT b.i,
        bool_or(hit AND ST_CoveredBy(b.geom, f.geom)) FILTER (WHERE l.slug = %(muni)s) AS in_muni
 FROM batch_input b
 JOIN features f ON ST_DWithin(f.geom, b.geom, %(max_acc)s)
-JOIN layers l ON gc_version(l.id, l.current_version_id) = f.version_id AND l.kind = 'vector'
+JOIN gc_versions_in_force l ON l.version_id = f.version_id AND l.kind = 'vector'
 CROSS JOIN LATERAL (SELECT ST_Intersects(f.geom, b.geom) AS hit,
                            l.category IN ('omgevingsvisie', 'natura2000') AS z) k
 WHERE hit OR (z AND ST_DWithin(f.geom, b.geom, coalesce(l.accuracy_m, 0)))
@@ -238,8 +237,8 @@ def _batch(
     context = zone_context_rows(session, "batch_input", {}, distance)
     if progress:
         progress(step)
-    n2k_version = _current_version(session, NATURA2000)
-    nearest = _frame(session, NEAREST_SQL, {"v": n2k_version.id}, ["i", "d", "name", "site"])
+    n2k_version = require_version(session, NATURA2000)
+    nearest = _frame(session, NEAREST_SQL, {"v": n2k_version.version_id}, ["i", "d", "name", "site"])
     if progress:
         progress(step)
     raster_row, ref = current_raster(session, settings=settings)
@@ -250,7 +249,7 @@ def _batch(
     nearest = nearest.reindex(idx)
     is_point = np.array([g.geom_type == "Point" for g in geoms])
     dist = nearest["d"].to_numpy(dtype="float64")
-    muni_loaded = _loaded(session, MUNICIPALITY)
+    muni_loaded = is_loaded(session, MUNICIPALITY)
     in_muni = zones["in_muni"].fillna(False).astype(bool).to_numpy() if muni_loaded else np.full(n, None)
     bands = sorted(settings.natura2000_bands_m)
     band_idx = np.searchsorted(np.asarray(bands), dist, side="left")  # edges inclusive

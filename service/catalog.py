@@ -1,4 +1,4 @@
-"""Reading the layer catalogue: which layers exist, their current versions and provenance."""
+"""Reading the layer catalogue: which layers exist, their versions in force (:mod:`service.store`) and provenance."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from sqlalchemy.orm import Session
 
 from service.errors import NotFound
 from service.schemas import LayerSummary, Policy, Provenance, VersionSummary
+from service.store import label as provenance_label
 
 _LAYER_SQL = """
 SELECT l.slug, l.title, l.kind, l.category, l.description, l.policy_section, l.policy_summary,
-       coalesce(v.provenance, l.provenance) AS provenance, coalesce(v.indicative, l.indicative) AS indicative,
+       vf.provenance, vf.indicative,
        l.gio, l.licence, l.accuracy_m, l.accuracy_note, l.properties,
        v.number, v.created_at, v.created_by, v.source_name, v.source_sha256, v.source_identifier,
        v.feature_count, v.total_area_m2, v.status, v.note, v.metadata
-FROM layers l LEFT JOIN layer_versions v ON v.id = l.current_version_id
+FROM gc_versions_in_force vf JOIN layers l ON l.id = vf.layer_id LEFT JOIN layer_versions v ON v.id = vf.version_id
 """
 
 
@@ -54,7 +55,7 @@ def _summary(row: Any) -> LayerSummary:
         provenance=Provenance(
             statement=m["provenance"],
             indicative=m["indicative"],
-            label="indicatief" if m["indicative"] else "officieel",
+            label=provenance_label(m["indicative"]),
             gio=m["gio"],
             licence=m["licence"],
             accuracy_m=m["accuracy_m"],

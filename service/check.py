@@ -16,6 +16,7 @@ from service.geo import XY, Location, ParsedGeometry, rd_to_wgs84
 from service.heat import HeatAtAnswer, HeatStats, heat_at, heat_overlap
 from service.schemas import Policy, ZoneRef
 from service.settings import Settings, get_settings
+from service.store import SourceRef, is_loaded, source_ref
 from service.validation import Repair, validate_polygonal
 from service.zones import (
     MUNICIPALITY,
@@ -23,10 +24,7 @@ from service.zones import (
     ZONE_CATEGORIES,
     Natura2000Answer,
     NearbyZone,
-    SourceRef,
     ZoneContext,
-    _loaded,
-    _source,
     natura2000_distance,
     nearby_distance,
     zone_context,
@@ -103,8 +101,7 @@ class CheckReport(BaseModel):
 ZONES_SQL = """
 WITH g AS (SELECT ST_GeomFromWKB(:wkb, 28992) AS geom)
 SELECT l.slug, l.title, l.category, l.policy_section, l.policy_summary, l.accuracy_m,
-       coalesce(v.provenance, l.provenance) AS provenance, coalesce(v.indicative, l.indicative) AS indicative,
-       v.number, v.source_name, v.source_identifier, f.id, f.fid, f.name,
+       l.provenance, l.indicative, l.number, l.source_name, l.source_identifier, f.id, f.fid, f.name,
        ST_Intersects(f.geom, g.geom) AS hits,
        ST_CoveredBy(g.geom, f.geom) AS covered,
        CASE WHEN ST_Dimension(g.geom) = 2 THEN
@@ -112,9 +109,8 @@ SELECT l.slug, l.title, l.category, l.policy_section, l.policy_summary, l.accura
           WHERE p.feature_id = f.id AND ST_Intersects(p.geom, g.geom))
        END AS overlap,
        ST_Distance(ST_Boundary(f.geom), g.geom) AS edge
-FROM layers l
-JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id)
-JOIN features f ON f.version_id = v.id, g
+FROM gc_versions_in_force l
+JOIN features f ON f.version_id = l.version_id, g
 WHERE l.kind = 'vector' AND ST_DWithin(f.geom, g.geom, greatest(coalesce(l.accuracy_m, 0), 0))
 ORDER BY l.category = 'natura2000', l.slug, f.name
 """
@@ -184,7 +180,7 @@ def check(
                     nested_in=containers.get((r.slug, r.fid), []),
                     accuracy_m=r.accuracy_m,
                     policy=Policy(section=r.policy_section, summary=r.policy_summary),
-                    source=_source(r),
+                    source=source_ref(r),
                 )
             )
             if polygonal and not r.covered:
@@ -221,7 +217,7 @@ def check(
                     ),
                 )
             )
-    if in_municipality is None and _loaded(session, MUNICIPALITY):
+    if in_municipality is None and is_loaded(session, MUNICIPALITY):
         in_municipality = False  # farther from the municipality than its boundary's accuracy
     if in_municipality is False:
         warnings.append(

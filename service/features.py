@@ -80,15 +80,15 @@ def _layer(session: Session, slug: str, *, extent: bool = False) -> Any:
     """The collection's layer and current version (``as_of`` aware); its CRS84 extent only when asked (a scan)."""
     ext = (
         "LEFT JOIN LATERAL (SELECT ST_Transform(ST_SetSRID(ST_Extent(f.geom), 28992), 4326) e FROM features f "
-        "WHERE f.version_id = v.id) x ON true"
+        "WHERE f.version_id = v.version_id) x ON true"
         if extent
         else "LEFT JOIN LATERAL (SELECT NULL::geometry e) x ON true"
     )
     row = session.execute(
         text(
-            "SELECT l.slug, l.title, l.description, l.kind, v.id AS version_id, v.number, "
+            "SELECT l.slug, l.title, l.description, l.kind, v.version_id, v.number, "
             "ST_XMin(e) xmin, ST_YMin(e) ymin, ST_XMax(e) xmax, ST_YMax(e) ymax FROM layers l "
-            f"JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id) {ext} "
+            f"JOIN gc_versions_in_force v ON v.layer_id = l.id AND v.version_id IS NOT NULL {ext} "
             "WHERE l.slug = :s AND l.kind = 'vector'"
         ),
         {"s": slug},
@@ -133,7 +133,7 @@ def _collection_doc(r: Any, base: str) -> dict[str, Any]:
 def collections(session: Session, base: str) -> dict[str, Any]:
     slugs = (
         session.execute(
-            text("SELECT slug FROM layers WHERE kind = 'vector' AND current_version_id IS NOT NULL ORDER BY slug")
+            text("SELECT slug FROM gc_versions_in_force WHERE kind = 'vector' AND version_id IS NOT NULL ORDER BY slug")
         )
         .scalars()
         .all()
@@ -286,8 +286,8 @@ def tile(session: Session, slug: str, z: int, x: int, y: int) -> tuple[bytes, in
         raise NotFound(f"tile {z}/{x}/{y} does not exist in WebMercatorQuad")
     version, mvt = session.execute(
         text(
-            "WITH v AS (SELECT gc_version(l.id, l.current_version_id) AS id FROM layers l "
-            "WHERE l.slug = :layer AND l.kind = 'vector'), "
+            "WITH v AS (SELECT version_id AS id FROM gc_versions_in_force "
+            "WHERE slug = :layer AND kind = 'vector'), "
             "b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env), "
             "q AS (SELECT f.fid, f.name, ST_AsMVTGeom(ST_Transform(f.geom, 3857), b.env, 4096, 64, true) AS geom "
             "FROM features f, b, v WHERE f.version_id = v.id AND f.geom && ST_Transform(b.env, 28992)) "

@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 
 from service.errors import GebiedscheckError, InvalidInput
-from service.geo import RD, WGS84, ParsedGeometry, _to_wgs84, location, parse_crs
+from service.geo import RD, WGS84, ParsedGeometry, location, parse_crs, rd_to_wgs84_transformer
 from service.safeopen import Kind, read_frame, staged
 from service.settings import Settings
 from service.vectorload import plain_value
@@ -134,7 +134,7 @@ def write_results(frame: pd.DataFrame, items: list[ParsedGeometry], out: Path) -
     if suffix == ".csv":
         pts = shapely.point_on_surface(np.asarray([i.geom for i in items], dtype=object))
         xy = shapely.get_coordinates(pts)
-        lon, lat = _to_wgs84().transform(xy[:, 0], xy[:, 1])
+        lon, lat = rd_to_wgs84_transformer().transform(xy[:, 0], xy[:, 1])
         safe = frame.copy()
         for column in safe.columns:
             if not (pd.api.types.is_numeric_dtype(safe[column]) or pd.api.types.is_bool_dtype(safe[column])):

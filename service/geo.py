@@ -48,7 +48,7 @@ def _to_rd() -> Transformer:
 
 
 @lru_cache
-def _to_wgs84() -> Transformer:
+def rd_to_wgs84_transformer() -> Transformer:
     return Transformer.from_crs(RD, WGS84, always_xy=True)
 
 
@@ -114,7 +114,7 @@ def _looks_wgs84(a: float, b: float) -> str:
 
 
 def rd_to_wgs84(x: float, y: float) -> LatLon:
-    lon, lat = _to_wgs84().transform(x, y)
+    lon, lat = rd_to_wgs84_transformer().transform(x, y)
     return LatLon(lat=round(lat, 7), lon=round(lon, 7))
 
 
@@ -360,7 +360,7 @@ def to_wgs84_geojson(geom: BaseGeometry, *, precision: int = 7) -> dict[str, Any
 def _back(xy: Any) -> Any:
     import numpy as np
 
-    lon, lat = _to_wgs84().transform(xy[:, 0], xy[:, 1])
+    lon, lat = rd_to_wgs84_transformer().transform(xy[:, 0], xy[:, 1])
     return np.column_stack([lon, lat])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -25,8 +26,9 @@ from sqlalchemy.orm import Session
 from service.coverage import coverage_fractions, weighted_percentile
 from service.errors import DataMissing, InvalidInput, NotFound
 from service.geo import Location
+from service.loading import resolve_raster
 from service.settings import Settings, get_settings
-from service.zones import SourceRef, _source
+from service.store import SourceRef, source_ref
 
 HEAT_LAYER = "hitte-eiland"
 MEANING = (
@@ -78,19 +80,12 @@ class HeatZoneRow(HeatStats):
 
 
 def current_raster(session: Session, *, settings: Settings | None = None) -> tuple[Any, RasterRef]:
-    """The current heat raster version (with its file's resolved path) and how answers cite it."""
-    from types import SimpleNamespace
-
-    from service.loading import resolve_raster
-
+    """The heat raster version in force (with its file's resolved path) and how answers cite it."""
     row = session.execute(
         text(
-            "SELECT l.slug, coalesce(v.provenance, l.provenance) AS provenance, "
-            "coalesce(v.indicative, l.indicative) AS indicative, "
-            "v.id, v.number, v.source_name, v.source_identifier, "
-            "v.raster_path, v.metadata FROM layers l "
-            "JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id) "
-            "WHERE l.slug = :s"
+            "SELECT vf.slug, vf.provenance, vf.indicative, vf.version_id AS id, vf.number, vf.source_name, "
+            "vf.source_identifier, v.raster_path, v.metadata "
+            "FROM gc_versions_in_force vf JOIN layer_versions v ON v.id = vf.version_id WHERE vf.slug = :s"
         ),
         {"s": HEAT_LAYER},
     ).first()
@@ -103,7 +98,7 @@ def current_raster(session: Session, *, settings: Settings | None = None) -> tup
             "run `gebiedscheck layers load-defaults` (or reload the raster) to restore it",
             cause=str(path),
         )
-    src = _source(row)
+    src = source_ref(row)
     meta = row.metadata or {}
     ref = RasterRef(
         layer=src.layer,
@@ -121,7 +116,7 @@ def heat_at(
     session: Session, loc: Location, *, threshold_c: float | None = None, settings: Settings | None = None
 ) -> HeatAtAnswer:
     settings = settings or get_settings()
-    threshold = _threshold(threshold_c, settings)
+    threshold = heat_threshold(threshold_c, settings)
     row, ref = current_raster(session, settings=settings)
     with rasterio.Env(), rasterio.open(row.raster_path) as src:
         r, c = src.index(loc.rd.x, loc.rd.y)
@@ -140,7 +135,7 @@ def heat_at(
     )
 
 
-def _threshold(threshold_c: float | None, settings: Settings) -> float:
+def heat_threshold(threshold_c: float | None, settings: Settings) -> float:
     if threshold_c is None:
         return settings.heat_threshold_c
     if not math.isfinite(threshold_c) or not -50 <= threshold_c <= 50:
@@ -268,7 +263,7 @@ def polygon_stats(
     return HeatStats(**fields, raster=ref)
 
 
-def _hotspot_threshold(session: Session, raster_version_id: int) -> float | None:
+def hotspot_threshold(session: Session, raster_version_id: int) -> float | None:
     """The threshold the raster version's hotspot polygons were made at (None: none were made)."""
     value = session.execute(
         text(
@@ -285,7 +280,7 @@ def heat_overlap(
 ) -> HeatStats:
     """Heat statistics of an RD polygon (valid; see service.validate)."""
     settings = settings or get_settings()
-    threshold = _threshold(threshold_c, settings)
+    threshold = heat_threshold(threshold_c, settings)
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise InvalidInput(f"heat overlap needs a polygon, not a {geom.geom_type}")
     row, ref = current_raster(session, settings=settings)
@@ -295,7 +290,7 @@ def heat_overlap(
         area_m2=geom.area,
         threshold_c=threshold,
         ref=ref,
-        hotspot_threshold_c=_hotspot_threshold(session, row.id),
+        hotspot_threshold_c=hotspot_threshold(session, row.id),
     )
     return stats
 
@@ -304,11 +299,11 @@ def heat_of_feature(
     session: Session, *, layer: str, feature_id: str, threshold_c: float | None = None, settings: Settings | None = None
 ) -> HeatZoneRow:
     settings = settings or get_settings()
-    threshold = _threshold(threshold_c, settings)
+    threshold = heat_threshold(threshold_c, settings)
     feat = session.execute(
         text(
             "SELECT f.id, f.fid, f.name, ST_Area(f.geom) AS area, ST_AsBinary(f.geom) AS wkb FROM features f "
-            "JOIN layers l ON gc_version(l.id, l.current_version_id) = f.version_id WHERE l.slug = :l AND f.fid = :f"
+            "JOIN gc_versions_in_force vf ON vf.version_id = f.version_id WHERE vf.slug = :l AND f.fid = :f"
         ),
         {"l": layer, "f": feature_id},
     ).first()
@@ -325,7 +320,7 @@ def heat_of_feature(
         area_m2=float(feat.area),
         threshold_c=threshold,
         ref=ref,
-        hotspot_threshold_c=_hotspot_threshold(session, row.id),
+        hotspot_threshold_c=hotspot_threshold(session, row.id),
     )
     return HeatZoneRow(layer=layer, feature_id=feat.fid, name=feat.name, **stats.model_dump())
 

@@ -3,6 +3,9 @@
 Fixed one-minute windows counted in the database (``rate_counters``, migration 0006), so every worker
 process and every instance shares the same count. One upsert per heavy request; windows older than two
 minutes are swept by the first request of each new window.
+
+The count is a short transaction of its own, on a connection of its own taken from the engine the caller
+passes: it never commits (or rolls back) a session of the caller's.
 """
 
 from __future__ import annotations
@@ -10,9 +13,8 @@ from __future__ import annotations
 import math
 
 from psycopg.errors import InsufficientPrivilege
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import ProgrammingError
-from sqlalchemy.orm import Session
 
 from service.errors import ConfigurationError, TooManyRequests
 from service.settings import Settings, get_settings
@@ -27,8 +29,9 @@ _HIT = text(
 _SWEEP = text("DELETE FROM rate_counters WHERE bucket < clock_timestamp() - make_interval(secs => 2 * :w)")
 
 
-def hit(session: Session, client: str, *, settings: Settings | None = None) -> int:
-    """Count one request of ``client``; raise TooManyRequests (with Retry-After) past the limit.
+def hit(engine: Engine, client: str, *, settings: Settings | None = None) -> int:
+    """Count one request of ``client`` (in a transaction of its own on ``engine``); raise TooManyRequests
+    (with Retry-After) past the limit.
 
     Returns the number of requests the client made in the current window. A limit of 0 turns it off.
     """
@@ -37,7 +40,10 @@ def hit(session: Session, client: str, *, settings: Settings | None = None) -> i
     if limit <= 0:
         return 0
     try:
-        hits, left_s = session.execute(_HIT, {"client": client, "w": WINDOW_S}).one()
+        with engine.begin() as connection:
+            hits, left_s = connection.execute(_HIT, {"client": client, "w": WINDOW_S}).one()
+            if hits == 1:
+                connection.execute(_SWEEP, {"w": WINDOW_S})
     except ProgrammingError as exc:
         if isinstance(exc.orig, InsufficientPrivilege):
             raise ConfigurationError(
@@ -46,9 +52,6 @@ def hit(session: Session, client: str, *, settings: Settings | None = None) -> i
                 cause=exc,
             ) from exc
         raise
-    if hits == 1:
-        session.execute(_SWEEP, {"w": WINDOW_S})
-    session.commit()
     if hits > limit:
         retry = max(1, math.ceil(float(left_s)))
         raise TooManyRequests(

@@ -1,7 +1,8 @@
 """`as_of=YYYY-MM-DD`: answer with the layer versions that were current at the end of that day.
 
-The questions' SQL picks versions through `gc_version(layer, current)` (migration 0005), which follows the
-session setting `gebiedscheck.as_of` when it is set. The setting is cleared when the connection goes back to
+The questions' SQL picks versions through the view `gc_versions_in_force` (migration 0008, owned by
+:mod:`service.store`), built on `gc_version(layer, current)` (migration 0005), which follows the session
+setting `gebiedscheck.as_of` when it is set. The setting is cleared when the connection goes back to
 the pool, so it never leaks into another request.
 """
 

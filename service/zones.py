@@ -24,22 +24,12 @@ from service.errors import NotFound
 from service.geo import XY, Location, rd_to_wgs84
 from service.schemas import NestedZone, Policy, ZoneRef
 from service.settings import Settings, get_settings
+from service.store import SourceRef, is_loaded, require_version, source_ref
 
 NATURA2000 = "natura2000"
 MUNICIPALITY = "gemeentegrens"
 # Layers a location can be "in" as a zone: the Omgevingsvisie areas and Natura 2000 (not reference layers).
 ZONE_CATEGORIES = ("omgevingsvisie", "natura2000")
-
-
-class SourceRef(BaseModel):
-    """What an answer used: the layer, its version and source, and whether it is indicative."""
-
-    layer: str
-    version: int
-    source_name: str
-    source_identifier: str | None = None
-    label: str = Field(description="'indicatief' or 'officieel'")
-    provenance: str
 
 
 class Zone(BaseModel):
@@ -107,18 +97,6 @@ class Natura2000Answer(BaseModel):
     source: SourceRef
 
 
-def _source(row: Any) -> SourceRef:
-    m = row._mapping
-    return SourceRef(
-        layer=m["slug"],
-        version=m["number"],
-        source_name=m["source_name"],
-        source_identifier=m["source_identifier"],
-        label="indicatief" if m["indicative"] else "officieel",
-        provenance=m["provenance"],
-    )
-
-
 def point_sql(loc: Location) -> tuple[str, dict[str, float]]:
     return "ST_SetSRID(ST_MakePoint(:px, :py), 28992)", {"px": loc.rd.x, "py": loc.rd.y}
 
@@ -134,15 +112,12 @@ def zones_at(session: Session, loc: Location, *, settings: Settings | None = Non
     rows = session.execute(
         text(
             f"""
-            SELECT l.slug, l.title, l.category, l.policy_section, l.policy_summary, l.accuracy_m,
-                   coalesce(v.provenance, l.provenance) AS provenance,
-                   coalesce(v.indicative, l.indicative) AS indicative,
-                   v.number, v.source_name, v.source_identifier, f.fid, f.name
-            FROM layers l
-            JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id)
-            JOIN features f ON f.version_id = v.id
-            WHERE l.kind = 'vector' AND ST_Intersects(f.geom, {pt})
-            ORDER BY l.category = 'natura2000', l.slug, f.name
+            SELECT vf.slug, vf.title, vf.category, vf.policy_section, vf.policy_summary, vf.accuracy_m,
+                   vf.provenance, vf.indicative, vf.number, vf.source_name, vf.source_identifier, f.fid, f.name
+            FROM gc_versions_in_force vf
+            JOIN features f ON f.version_id = vf.version_id
+            WHERE vf.kind = 'vector' AND ST_Intersects(f.geom, {pt})
+            ORDER BY vf.category = 'natura2000', vf.slug, f.name
             """
         ),
         params,
@@ -155,12 +130,12 @@ def zones_at(session: Session, loc: Location, *, settings: Settings | None = Non
             name=r.name,
             policy=Policy(section=r.policy_section, summary=r.policy_summary),
             accuracy_m=r.accuracy_m,
-            source=_source(r),
+            source=source_ref(r),
         )
         for r in rows
         if r.category in ZONE_CATEGORIES
     ]
-    muni_loaded = any(r.slug == MUNICIPALITY for r in rows) or _loaded(session, MUNICIPALITY)
+    muni_loaded = any(r.slug == MUNICIPALITY for r in rows) or is_loaded(session, MUNICIPALITY)
     inside = any(r.slug == MUNICIPALITY for r in rows) if muni_loaded else None
     distance = nearby_distance(settings)
     ctx = zone_context(session, f"(SELECT 0 AS i, {pt} AS geom)", params, distance).get(0)
@@ -170,15 +145,6 @@ def zones_at(session: Session, loc: Location, *, settings: Settings | None = Non
         zones=zones,
         nearby=ctx.nearby if ctx else [],
         nearby_distance_m=distance,
-    )
-
-
-def _loaded(session: Session, slug: str) -> bool:
-    """Whether the layer had a current version (at ``as_of``, when the session asks for a day)."""
-    return bool(
-        session.execute(
-            text("SELECT gc_version(id, current_version_id) IS NOT NULL FROM layers WHERE slug = :s"), {"s": slug}
-        ).scalar()
     )
 
 
@@ -196,21 +162,6 @@ def band_for(distance_m: float, bands_m: list[float], inside: bool) -> Band:
 
 def _fmt(m: float) -> str:
     return f"{m / 1000:g} km" if m >= 1000 else f"{m:g} m"
-
-
-def _current_version(session: Session, slug: str) -> Any:
-    row = session.execute(
-        text(
-            "SELECT l.slug, coalesce(v.provenance, l.provenance) AS provenance, "
-            "coalesce(v.indicative, l.indicative) AS indicative, "
-            "v.id, v.number, v.source_name, v.source_identifier "
-            "FROM layers l JOIN layer_versions v ON v.id = gc_version(l.id, l.current_version_id) WHERE l.slug = :s"
-        ),
-        {"s": slug},
-    ).first()
-    if row is None:
-        raise NotFound(f"layer {slug!r} is not loaded")
-    return row
 
 
 NEAREST_SQL = """
@@ -232,12 +183,12 @@ def natura2000_distance(
     distance is measured from that geometry instead.
     """
     settings = settings or get_settings()
-    version = _current_version(session, NATURA2000)
+    version = require_version(session, NATURA2000)
     if geom is None:
         pt, params = point_sql(loc)
     else:
         pt, params = "ST_GeomFromWKB(:wkb, 28992)", {"wkb": shapely.to_wkb(geom)}
-    row = session.execute(text(NEAREST_SQL.format(pt=pt)), {**params, "version_id": version.id}).first()
+    row = session.execute(text(NEAREST_SQL.format(pt=pt)), {**params, "version_id": version.version_id}).first()
     if row is None:
         raise NotFound("the Natura 2000 layer has no features")
     feature = session.execute(
@@ -260,7 +211,7 @@ def natura2000_distance(
         nearest_point=nearest_point,
         band=band_for(distance, settings.natura2000_bands_m, inside),
         bands_m=sorted(settings.natura2000_bands_m),
-        source=_source(version),
+        source=version.source(),
     )
 
 
@@ -268,8 +219,8 @@ def natura2000_distance(
 
 CONTEXT_SQL = """
 WITH zl AS (
-    SELECT l.slug, gc_version(l.id, l.current_version_id) AS vid
-    FROM layers l WHERE l.kind = 'vector' AND l.category = ANY(:categories)
+    SELECT vf.slug, vf.version_id AS vid
+    FROM gc_versions_in_force vf WHERE vf.kind = 'vector' AND vf.category = ANY(:categories)
 ),
 parts AS (
     SELECT s.i, p.feature_id, p.geom AS part, s.geom AS g,

@@ -29,9 +29,9 @@ from service.errors import ServiceBusy
 from service.heat import (
     HeatZoneRow,
     RasterRef,
-    _hotspot_threshold,
-    _threshold,
     current_raster,
+    heat_threshold,
+    hotspot_threshold,
     open_grid,
     stats_fields,
 )
@@ -118,8 +118,8 @@ def zone_layers(session: Session) -> list[tuple[str, int]]:
     """(slug, version id) of each zone layer as current now (or at the session's ``as_of``), by slug."""
     rows = session.execute(
         text(
-            "SELECT slug, v FROM (SELECT l.slug, gc_version(l.id, l.current_version_id) AS v FROM layers l "
-            "WHERE l.kind = 'vector' AND l.category = ANY(:cats)) q WHERE v IS NOT NULL ORDER BY slug"
+            "SELECT slug, version_id AS v FROM gc_versions_in_force "
+            "WHERE kind = 'vector' AND category = ANY(:cats) AND version_id IS NOT NULL ORDER BY slug"
         ),
         {"cats": list(ZONE_CATEGORIES)},
     ).all()
@@ -140,7 +140,7 @@ def zone_table(
     the zones done so far in the cache for the next question.
     """
     settings = settings or get_settings()
-    threshold = _threshold(threshold_c, settings)
+    threshold = heat_threshold(threshold_c, settings)
     stop = stop or _never
     raster, ref = current_raster(session, settings=settings)
     layers = zone_layers(session)
@@ -167,7 +167,7 @@ def _fill(
     cache: ZoneTableCache,
 ) -> None:
     table.threshold_c = threshold
-    table.hotspot_threshold_c = hotspot = _hotspot_threshold(session, raster.id)
+    table.hotspot_threshold_c = hotspot = hotspot_threshold(session, raster.id)
     with open_grid(raster.raster_path, whole=True) as grid:
         while table.layer_index < len(layers):
             slug, version_id = layers[table.layer_index]

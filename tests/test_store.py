@@ -116,3 +116,152 @@ def test_head_revision_constant_matches_migrations() -> None:
 
     script = ScriptDirectory.from_config(alembic_config("postgresql://x@localhost/x"))
     assert script.get_current_head() == HEAD_REVISION
+
+
+# --- The versions in force (migration 0008, service.store) ---------------------------------------------------
+
+
+@pytest.fixture
+def history(empty_db: str):
+    """Layer 'x' with version 1 (no provenance of its own: the layer's applies), current from 60 days ago, and
+    version 2 (its own official provenance), current from 20 days ago; layer 'leeg' without a version."""
+    from service.database import make_sessionmaker
+
+    init_database(empty_db)
+    with psycopg.connect(libpq_url(empty_db)) as conn:
+        conn.execute(
+            "INSERT INTO layers (slug, title, kind, category, provenance, indicative) VALUES "
+            "('x', 'X', 'vector', 'omgevingsvisie', 'indicatief — handmatig getekend', true), "
+            "('leeg', 'Leeg', 'vector', 'omgevingsvisie', 'nog niet geladen', true)"
+        )
+        ids = []
+        for number, provenance, indicative in ((1, None, None), (2, "officieel — GIO x", False)):
+            vid = conn.execute(
+                "INSERT INTO layer_versions (layer_id, number, created_by, source_name, source_sha256, provenance, "
+                "indicative) SELECT id, %s, 'pytest', %s, repeat('a', 64), %s, %s FROM layers WHERE slug = 'x' "
+                "RETURNING id",
+                (number, f"x{number}.gpkg", provenance, indicative),
+            ).fetchone()[0]
+            conn.execute("UPDATE layers SET current_version_id = %s WHERE slug = 'x'", (vid,))
+            ids.append(vid)
+        for vid, days in zip(ids, (60, 20), strict=True):
+            conn.execute(
+                "UPDATE version_activations SET at = now() - make_interval(days => %s) WHERE version_id = %s",
+                (days, vid),
+            )
+    engine = make_engine(Settings(_env_file=None, database_url=empty_db))
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session, ids
+    finally:
+        engine.dispose()
+
+
+def _days_ago(days: int):
+    from datetime import date, timedelta
+
+    return date.today() - timedelta(days=days)
+
+
+def test_current_version_and_as_of(history) -> None:
+    from service.store import version_in_force
+    from service.timetravel import set_as_of
+
+    session, (v1, v2) = history
+    now = version_in_force(session, "x")
+    assert now is not None and (now.version_id, now.number, now.source_name) == (v2, 2, "x2.gpkg")
+    set_as_of(session, _days_ago(40))  # between the two activations: version 1 was in force
+    then = version_in_force(session, "x")
+    assert then is not None and (then.version_id, then.number, then.source_name) == (v1, 1, "x1.gpkg")
+    set_as_of(session, _days_ago(0))
+    assert version_in_force(session, "x").number == 2  # type: ignore[union-attr]
+    # Before the layer's first version: no version in force (the view's row says so with a NULL id).
+    session.execute(text("SELECT set_config('gebiedscheck.as_of', :d, false)"), {"d": _days_ago(90).isoformat()})
+    assert version_in_force(session, "x") is None
+    row = session.execute(text("SELECT version_id, number FROM gc_versions_in_force WHERE slug = 'x'")).one()
+    assert tuple(row) == (None, None)
+
+
+def test_rollback_changes_the_version_in_force_but_not_the_past(history) -> None:
+    from service.store import version_in_force
+    from service.timetravel import set_as_of
+
+    session, (v1, v2) = history
+    session.execute(text("UPDATE layers SET current_version_id = :v WHERE slug = 'x'"), {"v": v1})
+    now = version_in_force(session, "x")
+    assert now is not None and now.version_id == v1
+    assert now.source().provenance == "indicatief — handmatig getekend"  # the rolled-back version's provenance
+    set_as_of(session, _days_ago(10))  # ten days ago version 2 was still in force
+    assert version_in_force(session, "x").version_id == v2  # type: ignore[union-attr]
+    set_as_of(session, _days_ago(0))  # at the end of today: the rollback
+    assert version_in_force(session, "x").version_id == v1  # type: ignore[union-attr]
+
+
+def test_layer_without_a_version(history) -> None:
+    from service.errors import NotFound
+    from service.store import is_loaded, require_version, version_in_force
+
+    session, (_, v2) = history
+    assert version_in_force(session, "leeg") is None
+    assert version_in_force(session, "bestaat-niet") is None
+    assert is_loaded(session, "leeg") is False and is_loaded(session, "x") is True
+    with pytest.raises(NotFound, match="'leeg' is not loaded"):
+        require_version(session, "leeg")
+    rows = session.execute(
+        text("SELECT slug, version_id, provenance, indicative FROM gc_versions_in_force ORDER BY slug")
+    ).all()
+    # Every layer has a row; one without a version carries the layer's own provenance.
+    assert [tuple(r) for r in rows] == [("leeg", None, "nog niet geladen", True), ("x", v2, "officieel — GIO x", False)]
+
+
+def test_provenance_falls_back_to_the_layer(history) -> None:
+    from service.store import SourceRef, version_in_force
+    from service.timetravel import set_as_of
+
+    session, _ = history
+    own = version_in_force(session, "x")
+    assert own is not None
+    assert own.source() == SourceRef(
+        layer="x", version=2, source_name="x2.gpkg", label="officieel", provenance="officieel — GIO x"
+    )
+    set_as_of(session, _days_ago(40))
+    fallback = version_in_force(session, "x")
+    assert fallback is not None and fallback.indicative is True and fallback.label == "indicatief"
+    assert fallback.source() == SourceRef(
+        layer="x", version=1, source_name="x1.gpkg", label="indicatief", provenance="indicatief — handmatig getekend"
+    )
+
+
+def test_spatial_joins_on_the_view_skip_layer_versions(empty_db: str) -> None:
+    """A join of the view to the features by version id needs no version row: the planner drops the join to
+    ``layer_versions``, and the features' GiST index still does the spatial work."""
+    init_database(empty_db)
+    engine = make_engine(Settings(_env_file=None, database_url=empty_db))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SET enable_seqscan = off"))
+            plan = "\n".join(
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "EXPLAIN SELECT vf.slug, f.fid FROM gc_versions_in_force vf "
+                        "JOIN features f ON f.version_id = vf.version_id "
+                        "WHERE ST_Intersects(f.geom, ST_SetSRID(ST_MakePoint(233000, 557000), 28992))"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()
+    assert "features_geom_gist" in plan
+    assert "layer_versions" not in plan
+
+
+def test_the_questions_cite_the_version_in_force(qsession) -> None:
+    from service.geo import location
+    from service.store import version_in_force
+    from service.zones import NATURA2000, natura2000_distance
+
+    version = version_in_force(qsession, NATURA2000)
+    assert version is not None
+    answer = natura2000_distance(qsession, location(x=236000, y=558000, crs="EPSG:28992"))
+    assert answer.source == version.source()

@@ -1,19 +1,21 @@
-"""FastAPI dependencies: settings and a database session per request."""
+"""FastAPI dependencies: settings, a database session per request, the rate limit, and the API key of a write
+(``BeheerKey``: authenticated, throttled and audited by ``service.access.authorize``)."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from service import ratelimit
+from service.access import ApiKey, LocalRefusals, authorize
 from service.errors import ServiceBusy, TooManyRequests
 from service.settings import Settings
 
@@ -50,8 +52,7 @@ def client_id(request: Request) -> str:
 
 
 def _count(request: Request, client: str) -> None:
-    with request.app.state.read_sessionmaker() as session:
-        ratelimit.hit(session, client, settings=request.app.state.settings)
+    ratelimit.hit(request.app.state.engine, client, settings=request.app.state.settings)
 
 
 def _still_blocked(blocked: dict[str, float], client: str, limit: int) -> None:
@@ -102,6 +103,68 @@ async def heavy_request(request: Request) -> AsyncIterator[None]:
         slots.release()
 
 
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+_AUDIT = "_gebiedscheck_audit"
+
+
+def audited_as(action: str, *, target_field: str | None = None) -> Callable[[Endpoint], Endpoint]:
+    """Name a write endpoint's action in the audit log (refusals included). The target is the path
+    parameters joined by '/' (``slug/number``), or ``target_field`` of the JSON body for a route without them
+    (read only for routes that declare a JSON body, which FastAPI has read before the dependencies run)."""
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        setattr(endpoint, _AUDIT, (action, target_field))
+        return endpoint
+
+    return mark
+
+
+def _printable(value: Any) -> str | None:
+    """A target for the audit log from a value not yet validated (the key is checked first): short and
+    printable, or none."""
+    return value if isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable() else None
+
+
+async def _audit_subject(request: Request) -> tuple[str, str | None]:
+    route = request.scope.get("route")
+    endpoint = getattr(route, "endpoint", None)
+    action, field = getattr(endpoint, _AUDIT, (getattr(route, "name", request.url.path), None))
+    if field is None:
+        return action, _printable("/".join(str(v) for v in request.path_params.values()))
+    try:
+        body = await request.json()
+    except ValueError:
+        return action, None
+    return action, _printable(body.get(field) if isinstance(body, dict) else None)
+
+
+def _local_refusals(request: Request) -> LocalRefusals:
+    state = request.app.state
+    local = getattr(state, "auth_refusals", None)
+    if not isinstance(local, LocalRefusals):
+        local = state.auth_refusals = LocalRefusals()
+    return local
+
+
+async def require_beheer(
+    request: Request,
+    authorization: Annotated[str | None, Header(alias="Authorization", description="Bearer KEY (role beheer)")] = None,
+) -> ApiKey:
+    """The request's API key with role 'beheer' (401/403), or 429 for a client with too many refused keys
+    this minute. Runs before the endpoint reads anything of a body it parses itself (the upload)."""
+    action, target = await _audit_subject(request)
+    return await run_in_threadpool(
+        authorize,
+        request.app.state.sessionmaker,
+        authorization,
+        client=client_id(request),
+        action=action,
+        target=target,
+        limit=request.app.state.settings.auth_failures_per_minute,
+        local=_local_refusals(request),
+    )
+
+
 RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     429: {"description": "Too many requests from this client; the Retry-After header says when to retry"},
     503: {"description": "The database is unavailable, or every heavy-question slot stayed busy too long"},
@@ -111,3 +174,4 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 WriteSessionDep = Annotated[Session, Depends(get_write_session)]
+BeheerKey = Annotated[ApiKey, Depends(require_beheer)]

@@ -1,10 +1,12 @@
 """Writing (GIS staff, role 'beheer'): create a layer, upload a new version, activate a version.
 
-Every write needs `Authorization: Bearer KEY` and lands in the audit log, failed attempts included. A client
-whose authentications fail more than ``auth_failures_per_minute`` times a minute gets 429 before its key is
-even looked up; its refusals are counted in one audit row per minute (``service.access``).
+Every write needs `Authorization: Bearer KEY` (the ``BeheerKey`` dependency) and lands in the audit log,
+failed attempts included. A client whose authentications fail more than ``auth_failures_per_minute`` times a
+minute gets 429 before its key is even looked up; its refusals are counted in one audit row per minute
+(``service.access.authorize``).
 
-The upload is read only after the key has been checked: no multipart parsing, no temporary file before that.
+The upload is read only after the key has been checked: the route declares no body parameter (it parses its
+multipart body itself), so FastAPI runs the dependency, the key check, before anything of the body is read.
 Then a declared Content-Length over the limit is refused (413), and the body streams in within the limits of
 ``service.api.middleware.BodyGuard`` (size, pauses, total time).
 """
@@ -12,15 +14,13 @@ Then a declared Content-Length over the limit is refused (413), and the body str
 from __future__ import annotations
 
 import logging
-import math
 import re
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
@@ -29,16 +29,15 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from service import versions
-from service.access import audit, authenticate, record_refusal, refusals_this_minute
-from service.api.deps import SettingsDep, WriteSessionDep, client_id
+from service.access import audit
+from service.api.deps import BeheerKey, SettingsDep, WriteSessionDep, audited_as
 from service.api.middleware import BodyRefused
 from service.api.params import error_responses
-from service.errors import GebiedscheckError, InvalidInput, TooLarge, TooManyRequests
+from service.errors import GebiedscheckError, InvalidInput, TooLarge
 from service.loading import LoadResult
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/layers", tags=["layer management"], responses=error_responses(400))
-Auth = Annotated[str | None, Header(alias="Authorization", description="Bearer KEY (role beheer)")]
 Slug = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 UPLOAD_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".gml", ".xml", ".tif", ".tiff"}
 
@@ -63,61 +62,6 @@ def _upload_body() -> dict[str, Any]:
     schema = {**schema, "properties": {"file": file, **schema["properties"]}, "required": ["file"]}
     schema["title"] = "UploadForm"
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
-
-
-def _audited(request: Request, session: Session, auth: str | None, action: str, target: str, fn: Any) -> Any:
-    """Authenticate, run ``fn`` in one transaction, and log the result (a failure in its own transaction)."""
-    return _run(request, session, _actor(request, session, auth, action, target), action, target, fn)
-
-
-def _local_refusals(request: Request, client: str, add: int = 0) -> int:
-    """This process's own count of the client's refusals this minute: the throttle holds even where the
-    database role cannot write the audit log (a read-only service)."""
-    state = request.app.state
-    table: dict[str, tuple[int, int]] | None = getattr(state, "auth_refusals", None)
-    if table is None:
-        table = state.auth_refusals = {}
-    minute = int(time.time() // 60)
-    seen, count = table.get(client, (minute, 0))
-    count = (count if seen == minute else 0) + add
-    if add:
-        if len(table) > 10_000:  # forget the clients of earlier minutes
-            for c in [c for c, (m, _n) in table.items() if m != minute]:
-                del table[c]
-        table[client] = (minute, count)
-    return count
-
-
-def _refused(request: Request, client: str, action: str, target: str, exc: GebiedscheckError) -> None:
-    """Count a refusal in the client's audit row of this minute (a transaction of its own)."""
-    _local_refusals(request, client, add=1)
-    with request.app.state.sessionmaker() as log_session, log_session.begin():
-        record_refusal(log_session, client=client, action=action, target=target, reason=exc.detail)
-
-
-def _actor(request: Request, session: Session, auth: str | None, action: str, target: str) -> str:
-    """The key's holder, or 429 (too many refusals this minute; the key is not looked up) or 401/403."""
-    client = client_id(request)
-    limit = request.app.state.settings.auth_failures_per_minute
-    if limit > 0:
-        refused, left_s = refusals_this_minute(session, client)
-        session.rollback()
-        if max(refused, _local_refusals(request, client)) >= limit:
-            retry = max(1, math.ceil(left_s))
-            throttled = TooManyRequests(
-                f"too many failed authentications: at most {limit} a minute per client; try again in {retry} s",
-                retry_after=retry,
-            )
-            _refused(request, client, action, target, throttled)
-            raise throttled
-    try:
-        key = authenticate(session, auth)
-    except GebiedscheckError as exc:
-        session.rollback()
-        _refused(request, client, action, target, exc)
-        raise
-    session.rollback()  # end the read of the key; the write gets a transaction of its own
-    return f"{key.name} (#{key.id})"
 
 
 def _failed(request: Request, actor: str, action: str, target: str, detail: str) -> None:
@@ -150,12 +94,13 @@ def _run(request: Request, session: Session, actor: str, action: str, target: st
     summary="Create an (empty) vector layer",
     responses=error_responses(401, 403, 422, 429),
 )
-def create_layer(request: Request, session: WriteSessionDep, new: versions.NewLayer, authorization: Auth = None) -> Any:
+@audited_as("create_layer", target_field="slug")
+def create_layer(request: Request, session: WriteSessionDep, new: versions.NewLayer, key: BeheerKey) -> Any:
     def do(_actor: str) -> Any:
         versions.create_layer(session, new)
         return new
 
-    return _audited(request, session, authorization, "create_layer", new.slug, do)
+    return _run(request, session, key.actor, "create_layer", new.slug, do)
 
 
 @router.post(
@@ -166,11 +111,11 @@ def create_layer(request: Request, session: WriteSessionDep, new: versions.NewLa
     responses=error_responses(401, 403, 404, 408, 413, 422, 429),
     openapi_extra=_upload_body(),
 )
+@audited_as("load_version")
 async def upload_version(
-    request: Request, session: WriteSessionDep, settings: SettingsDep, slug: Slug, authorization: Auth = None
+    request: Request, session: WriteSessionDep, settings: SettingsDep, slug: Slug, key: BeheerKey
 ) -> Any:
-    # The key first: nothing of the body is read without it.
-    actor = await run_in_threadpool(_actor, request, session, authorization, "load_version", slug)
+    actor = key.actor  # the key was checked (BeheerKey) before anything of the body was read
     tmp = Path(tempfile.mkdtemp(prefix="gebiedscheck-upload-"))
     try:
         try:
@@ -265,14 +210,8 @@ def _receive(file: UploadFile, tmp: Path, limit: int) -> Path:
     summary="Make a version current again (rollback)",
     responses=error_responses(401, 403, 404, 422, 429),
 )
-def activate_version(
-    request: Request, session: WriteSessionDep, slug: Slug, number: int, authorization: Auth = None
-) -> Any:
-    return _audited(
-        request,
-        session,
-        authorization,
-        "activate",
-        f"{slug}/{number}",
-        lambda _actor: versions.activate(session, slug, number),
+@audited_as("activate")
+def activate_version(request: Request, session: WriteSessionDep, slug: Slug, number: int, key: BeheerKey) -> Any:
+    return _run(
+        request, session, key.actor, "activate", f"{slug}/{number}", lambda _a: versions.activate(session, slug, number)
     )
