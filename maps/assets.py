@@ -17,6 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+try:
+    from service.errors import ConfigurationError
+except ModuleNotFoundError:  # setup.py loads this file alone to build a wheel, without the service on its path
+    ConfigurationError = RuntimeError  # type: ignore[misc,assignment]
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 ASSETS_DIR = PACKAGE_DIR / "assets"
 CHECKOUT_NODE_MODULES = ASSETS_DIR / "node_modules"  # npm ci (scripts/bootstrap.sh)
@@ -65,8 +70,9 @@ _TAG = re.compile(
 )
 
 
-class AssetError(RuntimeError):
-    """A page would load a script or stylesheet from outside: we do not use CDNs."""
+class AssetError(ConfigurationError):
+    """A page would load a script or stylesheet from outside (we do not use CDNs), or the npm assets are not
+    installed: the installation's fault, so a 503 in the API and a Dutch ``Fout:`` line in the CLI."""
 
 
 def find_node_modules() -> Path:

@@ -7,7 +7,6 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-import jinja2
 from branca.element import Element
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -17,14 +16,9 @@ from maps.heat_png import heat_png
 from maps.overview import basemaps, overview_map, render, viewer_boot
 from service.catalog import list_layers
 from service.heat import current_raster
-from service.settings import PROJECT_ROOT, Settings, get_settings
+from service.settings import Settings, get_settings
+from service.templates import render as render_page
 
-# Next to the service's other page templates (service/templates).
-PAGES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(PROJECT_ROOT / "service" / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
 CATEGORIES = {
     "omgevingsvisie": "Omgevingsvisie",
     "natura2000": "Natura 2000",
@@ -144,7 +138,8 @@ def about_html(session: Session, *, settings: Settings | None = None, api: str =
     settings = settings or get_settings()
     name, url, _attribution = basemaps(settings)[0]
     host = urlsplit(url).hostname or "de aanbieder van de achtergrondkaart"
-    return PAGES.get_template("over.html").render(
+    return render_page(
+        "over.html",
         title="Over deze kaart",
         page="over",
         api=api,
@@ -166,7 +161,8 @@ def axe_version() -> str:
 
 def accessibility_html(*, api: str = "") -> str:
     """/toegankelijkheid: the accessibility statement (what was tested, how, and the known gaps)."""
-    return PAGES.get_template("toegankelijkheid.html").render(
+    return render_page(
+        "toegankelijkheid.html",
         title="Toegankelijkheidsverklaring",
         page="toegankelijkheid",
         api=api,

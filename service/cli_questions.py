@@ -316,8 +316,8 @@ def register_maps(app: typer.Typer) -> None:
         with cli_session() as (session, settings):
             try:
                 path = write_map(session, out, settings=settings)
-            except Exception as exc:  # AssetError and domain errors: a Dutch message, exit 1
-                fail(exc)  # domain, database (Dutch) or asset error: one line
+            except OSError as exc:  # the file could not be written; domain errors (AssetError too): cli_session
+                fail(exc)
         err.print(f"Overzichtskaart geschreven: {path}")
 
     @maps_app.command("export")
@@ -336,6 +336,6 @@ def register_maps(app: typer.Typer) -> None:
                 path = write_map(
                     session, directory / "index.html", settings=settings, viewer=True, api=api, static_name="static"
                 )
-            except Exception as exc:
-                fail(exc)  # domain, database (Dutch) or asset error: one line
+            except OSError as exc:  # the file could not be written; domain errors (AssetError too): cli_session
+                fail(exc)
         err.print(f"Statische viewer geschreven: {path} (klikvragen naar {api or 'dezelfde server'})")

@@ -11,17 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
-
-import jinja2
 
 from service.dutch import getal
-
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
+from service.templates import render
 
 HEADINGS = {
     400: "Ongeldig verzoek",
@@ -121,6 +113,4 @@ def error_html(status: int, detail: str) -> str:
     """The small Dutch page for an error answer."""
     heading = HEADINGS.get(status, "Fout" if status >= 400 else "Melding")
     dutch, complete = dutch_message(detail)
-    return TEMPLATES.get_template("fout.html").render(
-        status=status, heading=heading, dutch=dutch, english=None if complete else detail
-    )
+    return render("fout.html", status=status, heading=heading, dutch=dutch, english=None if complete else detail)

@@ -2,7 +2,8 @@
 template, the page that service.pdf prints to PDF.
 
 Every number a person reads is in Dutch notation (service.dutch): ``56,6 %``, ``3.596 m``, ``3,46 ha``, times in
-Europe/Amsterdam. The template is Jinja2 with autoescape (names in the report come from the caller's GeoJSON).
+Europe/Amsterdam. The template is Jinja2 with autoescape (names in the report come from the caller's GeoJSON), in
+the one environment of service.templates.
 The screen page embeds the interactive check map (Folium, ``map_html``); the static SVG map (maps.static_map,
 ``map_svg``) is what a printer and the PDF get, and what the screen shows when there is no interactive map.
 """
@@ -10,10 +11,8 @@ The screen page embeds the interactive check map (Folium, ``map_html``); the sta
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -21,16 +20,7 @@ from sqlalchemy.orm import Session
 from service import dutch
 from service.check import CheckReport
 from service.heat import HeatAtAnswer
-
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-for _name in ("getal", "procent", "meters", "oppervlakte", "graden", "tijd", "datum", "in_tekst"):
-    TEMPLATES.filters[_name] = getattr(dutch, _name)
+from service.templates import render
 
 GEOMETRY_TEXT = {"Point": "punt", "Polygon": "vlak", "MultiPolygon": "vlak (meerdelig)"}
 MUNICIPALITY_TEXT = {True: "binnen de gemeente", False: "(deels) buiten de gemeente", None: "onbekend"}
@@ -92,7 +82,8 @@ def render_check_html(
     n = report.natura2000
     outside_pct = getattr(report, "outside_zones_pct", None)
     polygonal = report.initiative.area_m2 is not None
-    return TEMPLATES.get_template("rapport.html").render(
+    return render(
+        "rapport.html",
         r=report,
         ini=report.initiative,
         title=report.initiative.name or "Initiatief",

@@ -8,6 +8,7 @@ created, migrated, loaded with the default layers and dropped at the end.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -213,3 +214,40 @@ def api_key(settings: Settings, name: str = "gis-team") -> str:
         _, secret = create_key(s, name=name)
     engine.dispose()
     return secret
+
+
+# --- the browser tests: Debian's Chromium (never a downloaded browser), driven by Playwright -------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """One headless Chromium for the whole session (each test opens its own pages or contexts)."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian chromium is needed: apt-get install chromium (make install does it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(qsettings: Settings) -> Iterator[str]:
+    """The app on the questions database, served on loopback for the browser tests (a module may override it)."""
+    from service.api.app import create_app
+
+    with live_server(create_app(qsettings)) as url:
+        yield url

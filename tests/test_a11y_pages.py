@@ -7,18 +7,13 @@ sideways (tables reflow, WCAG 1.4.10).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from maps.assets import NODE_MODULES, assets_installed
-from service.api.app import create_app
-from tests.conftest import live_server
 from tests.test_report_pdf import ACROSS, feature
-from tests.test_viewer import ARGS, CHROMIUM
 
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -40,28 +35,11 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(qsettings) -> Iterator[str]:
-    with live_server(create_app(qsettings)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def report(server: str) -> httpx.Response:
     """The HTML report of a plan across zones (with nearby zones, a warning and the map)."""
     r = httpx.post(f"{server}/check?f=html", json=feature(ACROSS), timeout=60)
     assert r.status_code == 200 and "<iframe" in r.text
     return r
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian chromium is needed: apt-get install chromium (make install does it)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, server: str, path: str, report: httpx.Response, viewport: tuple[int, int]):  # type: ignore[no-untyped-def]

@@ -136,16 +136,12 @@ def test_kaart_with_only_the_default_layers_embeds_every_one(settings: Settings,
     assert "vectorGrid" not in html and 'class="gc-noot"' not in html
 
 
-def test_chromium_draws_the_big_layer_from_tiles_and_clicks_still_answer(big: Settings) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_chromium_draws_the_big_layer_from_tiles_and_clicks_still_answer(big: Settings, browser) -> None:
     from service.geo import rd_to_wgs84
-    from tests.test_viewer import ARGS, CHROMIUM, Page
+    from tests.test_viewer import Page
 
-    assert Path(CHROMIUM).exists(), "Debian chromium is needed: apt-get install chromium (make install does it)"
     where = rd_to_wgs84(230_010, 553_010)  # the middle of square v00000
-    with live_server(create_app(big)) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with live_server(create_app(big)) as url:
         page = Page(browser, f"{url}/kaart?lat={where.lat}&lon={where.lon}&zoom=16")
         tiles = "performance.getEntriesByType('resource').filter(e => e.name.includes('/collections/vakken/tiles/'))"
         page.page.wait_for_function(f"() => {tiles}.some(e => e.name.includes('/16/'))", timeout=20000)
@@ -158,7 +154,6 @@ def test_chromium_draws_the_big_layer_from_tiles_and_clicks_still_answer(big: Se
         assert "Vak 0" in text_ and "Vakken" in text_, text_
         assert page.errors == [] and page.not_tiles() == [] and page.dialogs == []
         page.page.close()
-        browser.close()
 
 
 def test_a_map_file_leaves_the_big_layer_out_with_a_note(big: Settings) -> None:

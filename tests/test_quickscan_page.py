@@ -5,30 +5,15 @@ come-back link and the download; axe-core (our npm copy) finds no WCAG 2.1 A/AA 
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from maps.assets import NODE_MODULES, assets_installed
-from service.api.app import create_app
 from service.api.routes_quickscan import GEOMAN_DIR
-from tests.conftest import live_server
+from tests.conftest import ARTIFACTS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parent / "artifacts"
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 DESKTOP, PHONE = (1400, 900), (390, 844)
@@ -41,23 +26,6 @@ pytestmark = [
     pytest.mark.skipif(not GEOMAN_DIR.is_dir(), reason="Leaflet-Geoman not installed (npm ci in maps/assets)"),
     pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm ci in maps/assets)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def server(qsettings) -> Iterator[str]:
-    with live_server(create_app(qsettings)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian chromium is needed: apt-get install chromium (make install does it)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 class Page:

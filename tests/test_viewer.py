@@ -2,49 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from maps.assets import assets_installed, external_urls
-from service.api.app import create_app
-from tests.conftest import live_server
+from tests.conftest import ARTIFACTS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parent / "artifacts"
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TILE_HOSTS = ("service.pdok.nl", "tile.openstreetmap.org")
 
 pytestmark = pytest.mark.skipif(not assets_installed(), reason="map assets not installed (make install runs npm ci)")
-
-
-@pytest.fixture(scope="module")
-def server(qsettings) -> Iterator[str]:
-    with live_server(create_app(qsettings)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian chromium is needed: apt-get install chromium (make install does it)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 class Page:

@@ -10,7 +10,6 @@ import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,8 +19,8 @@ from pyproj import Transformer
 
 from maps.assets import assets_installed
 from service.api.app import create_app
-from tests.conftest import live_server
-from tests.test_viewer import ARGS, ARTIFACTS, CHROMIUM, TILE_HOSTS, Page
+from tests.conftest import ARTIFACTS, live_server
+from tests.test_viewer import TILE_HOSTS, Page
 from tests.test_viewer_ux import AXE, VIEWPORTS, axe_violations
 
 pytestmark = [
@@ -98,17 +97,6 @@ def server(qsettings, standin: str) -> Iterator[str]:
 def offline(qsettings) -> Iterator[str]:
     with live_server(create_app(qsettings.model_copy(update={"locatieserver_url": ""}))) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian chromium is needed: apt-get install chromium (make install does it)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def csp_of(headers: Any) -> dict[str, str]:

@@ -9,17 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from maps.assets import NODE_MODULES, assets_installed
-from service.api.app import create_app
-from tests.conftest import live_server
-from tests.test_viewer import ARGS, ARTIFACTS, CHROMIUM, Page
+from tests.conftest import ARTIFACTS
+from tests.test_viewer import Page
 
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -31,23 +28,6 @@ pytestmark = [
     pytest.mark.skipif(not assets_installed(), reason="map assets not installed (make install runs npm ci)"),
     pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (make install runs npm ci in maps/assets)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def server(qsettings) -> Iterator[str]:
-    with live_server(create_app(qsettings)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian chromium is needed: apt-get install chromium (make install does it)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def viewer(browser, url: str, viewport: tuple[int, int]) -> Page:  # type: ignore[no-untyped-def]

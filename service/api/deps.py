@@ -1,4 +1,5 @@
-"""FastAPI dependencies: settings, a database session per request, the rate limit, and the API key of a write
+"""FastAPI dependencies: settings, a database session per request (``TransactionDep``: one transaction owned by
+the dependency), the rate limit, and the API key of a write
 (``BeheerKey``: authenticated, throttled and audited by ``service.access.authorize``)."""
 
 from __future__ import annotations
@@ -40,8 +41,19 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 def get_write_session(request: Request) -> Iterator[Session]:
-    """A transactional session (committed by the domain, rolled back on error or when left open)."""
+    """A session whose transaction is never committed: rolled back when it closes (a question that needs
+    temporary tables, the batch). Writes that must last take ``TransactionDep``."""
     with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_transaction(request: Request) -> Iterator[Session]:
+    """The request's one transaction: begun here, committed when the route returns normally, rolled back when it
+    raises (``TransactionDep``). It ends before the response is sent (scope "function"), so a failed commit is
+    the client's error response, never a success already on its way. Routes and domain functions do not begin,
+    commit or roll it back themselves; a row that must outlive a rollback (a failed write's audit row) is written
+    in a session of its own."""
+    with request.app.state.sessionmaker() as session, session.begin():
         yield session
 
 
@@ -174,4 +186,5 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 WriteSessionDep = Annotated[Session, Depends(get_write_session)]
+TransactionDep = Annotated[Session, Depends(get_transaction, scope="function")]
 BeheerKey = Annotated[ApiKey, Depends(require_beheer)]

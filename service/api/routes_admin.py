@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException
 
 from service import versions
 from service.access import audit
-from service.api.deps import BeheerKey, SettingsDep, WriteSessionDep, audited_as
+from service.api.deps import BeheerKey, SettingsDep, TransactionDep, audited_as
 from service.api.middleware import BodyRefused
 from service.api.params import error_responses
 from service.errors import GebiedscheckError, InvalidInput, TooLarge
@@ -70,22 +70,23 @@ def _failed(request: Request, actor: str, action: str, target: str, detail: str)
 
 
 def _run(request: Request, session: Session, actor: str, action: str, target: str, fn: Any) -> Any:
-    """Run ``fn`` in one transaction and log the result (a failure in its own transaction)."""
+    """Run ``fn`` in the request's transaction (``TransactionDep``: committed when the route returns, rolled back
+    when it raises) with its audit row; a failure is logged in a transaction of its own, which outlives the
+    rollback."""
     try:
-        with session.begin():
-            result = fn(actor)
-            audit(
-                session,
-                actor=actor,
-                action=action,
-                target=target,
-                result="ok",
-                detail=result.model_dump(mode="json") if hasattr(result, "model_dump") else {},
-            )
-        return result
+        result = fn(actor)
+        audit(
+            session,
+            actor=actor,
+            action=action,
+            target=target,
+            result="ok",
+            detail=result.model_dump(mode="json") if hasattr(result, "model_dump") else {},
+        )
     except GebiedscheckError as exc:
         _failed(request, actor, action, target, exc.detail)
         raise
+    return result
 
 
 @router.post(
@@ -95,7 +96,7 @@ def _run(request: Request, session: Session, actor: str, action: str, target: st
     responses=error_responses(401, 403, 422, 429),
 )
 @audited_as("create_layer", target_field="slug")
-def create_layer(request: Request, session: WriteSessionDep, new: versions.NewLayer, key: BeheerKey) -> Any:
+def create_layer(request: Request, session: TransactionDep, new: versions.NewLayer, key: BeheerKey) -> Any:
     def do(_actor: str) -> Any:
         versions.create_layer(session, new)
         return new
@@ -113,7 +114,7 @@ def create_layer(request: Request, session: WriteSessionDep, new: versions.NewLa
 )
 @audited_as("load_version")
 async def upload_version(
-    request: Request, session: WriteSessionDep, settings: SettingsDep, slug: Slug, key: BeheerKey
+    request: Request, session: TransactionDep, settings: SettingsDep, slug: Slug, key: BeheerKey
 ) -> Any:
     actor = key.actor  # the key was checked (BeheerKey) before anything of the body was read
     tmp = Path(tempfile.mkdtemp(prefix="gebiedscheck-upload-"))
@@ -211,7 +212,7 @@ def _receive(file: UploadFile, tmp: Path, limit: int) -> Path:
     responses=error_responses(401, 403, 404, 422, 429),
 )
 @audited_as("activate")
-def activate_version(request: Request, session: WriteSessionDep, slug: Slug, number: int, key: BeheerKey) -> Any:
+def activate_version(request: Request, session: TransactionDep, slug: Slug, number: int, key: BeheerKey) -> Any:
     return _run(
         request, session, key.actor, "activate", f"{slug}/{number}", lambda _a: versions.activate(session, slug, number)
     )

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-import jinja2
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
@@ -27,17 +26,13 @@ from service.api.params import AsOf, error_responses
 from service.api.routes_questions import check_map_html, map_geometry, report_filename, with_html_errors
 from service.errors import ConfigurationError, InvalidInput, TooLarge
 from service.safeopen import SUFFIXES
+from service.templates import render
 from service.timetravel import set_as_of
 
 router = APIRouter(tags=["questions"])
 GEOMAN_DIR = NODE_MODULES / "@geoman-io" / "leaflet-geoman-free" / "dist"
 FILE_SUFFIXES = sorted(s for s, k in SUFFIXES.items() if k in planfile.FILE_KINDS)
 FIELDS = {"crs": 100, "layer": 200, "repair": 5}
-PAGES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
 
 
 def mount_static(app: FastAPI) -> None:
@@ -194,7 +189,8 @@ def quickscan_page(settings: SettingsDep) -> HTMLResponse:
     if not (assets_installed() and GEOMAN_DIR.is_dir()):
         raise ConfigurationError("the map assets are not installed (run `make install`, which runs npm ci)")
     name, url, attribution = basemaps(settings)[0]
-    html = PAGES.get_template("quickscan.html").render(
+    html = render(
+        "quickscan.html",
         tile_url=url,
         tile_attribution=attribution,
         tile_name=name,
