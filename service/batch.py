@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import GeometryTooComplex, InvalidInput
 from service.geo import ParsedGeometry
-from service.heat import current_raster, polygon_stats
+from service.heat import current_raster, heat_threshold, polygon_stats
 from service.schemas import NestedZone
 from service.settings import Settings, get_settings
 from service.store import is_loaded, require_version
@@ -30,6 +30,7 @@ from service.zones import (
     MUNICIPALITY,
     NATURA2000,
     NEARBY_DESCRIPTION,
+    ZONE_CATEGORIES,
     ContextRows,
     NearbyZone,
     band_for,
@@ -104,21 +105,64 @@ class BatchReport(BaseModel):
     rows: list[BatchRow]
 
 
-ZONES_SQL = """
-SELECT b.i,
-       string_agg(l.slug || '/' || f.fid, ';' ORDER BY l.slug, f.fid) FILTER (WHERE z AND hit) AS zones,
-       string_agg(f.name, ';' ORDER BY l.slug, f.fid) FILTER (WHERE z AND hit) AS zone_names,
-       bool_or(hit AND NOT ST_CoveredBy(b.geom, f.geom)) FILTER (WHERE z AND ST_Dimension(b.geom) = 2) AS crosses,
-       bool_or(ST_DWithin(ST_Boundary(f.geom), b.geom, l.accuracy_m)) FILTER (WHERE z) AS near_edge,
-       bool_or(hit AND ST_CoveredBy(b.geom, f.geom)) FILTER (WHERE l.slug = %(muni)s) AS in_muni
-FROM batch_input b
-JOIN features f ON ST_DWithin(f.geom, b.geom, %(max_acc)s)
+# --- The quickscan's rules, written once for both doors: the single check is the batch of one ---------------
+
+# One row per (plan i, zone or municipality feature it touches, or lies within its layer's stated accuracy of).
+# ``crosses``: a polygon partly in the zone. ``near_edge``: within the layer's accuracy of the zone's edge, inside
+# or just outside, and not crossing it (a crossing plan is reported as crossing; its answer is 'partly' already).
+# ``{detail}`` adds columns for the single check's report (constants of ours, never input).
+ZONE_RULES_SQL = """
+SELECT b.i, l.slug, l.category, f.fid, f.name, k.z, k.hit, k.covered, k.crosses,
+       k.z AND NOT k.crosses AND ST_DWithin(ST_Boundary(f.geom), b.geom, coalesce(l.accuracy_m, 0)) AS near_edge
+       {detail}
+FROM {source} b
+JOIN features f ON ST_DWithin(f.geom, b.geom, :max_acc)
 JOIN gc_versions_in_force l ON l.version_id = f.version_id AND l.kind = 'vector'
-CROSS JOIN LATERAL (SELECT ST_Intersects(f.geom, b.geom) AS hit,
-                           l.category IN ('omgevingsvisie', 'natura2000') AS z) k
-WHERE hit OR (z AND ST_DWithin(f.geom, b.geom, coalesce(l.accuracy_m, 0)))
-GROUP BY b.i
+CROSS JOIN LATERAL (  -- OFFSET 0: each predicate computed once per pair (a point is covered where it hits)
+    SELECT h.z, h.hit, coalesce(h.cov, h.hit) AS covered, h.z AND h.hit AND coalesce(NOT h.cov, false) AS crosses
+    FROM (SELECT l.category = ANY(:categories) AS z, ST_Intersects(f.geom, b.geom) AS hit,
+                 CASE WHEN ST_Dimension(b.geom) = 2 THEN ST_CoveredBy(b.geom, f.geom) END AS cov
+          OFFSET 0) h
+) k
+WHERE k.hit OR (k.z AND ST_DWithin(f.geom, b.geom, coalesce(l.accuracy_m, 0)))
 """
+
+BATCH_ZONES_SQL = """
+SELECT r.i,
+       string_agg(r.slug || '/' || r.fid, ';' ORDER BY r.slug, r.fid) FILTER (WHERE r.z AND r.hit) AS zones,
+       string_agg(r.name, ';' ORDER BY r.slug, r.fid) FILTER (WHERE r.z AND r.hit) AS zone_names,
+       bool_or(r.crosses) AS crosses, bool_or(r.near_edge) AS near_edge,
+       bool_or(r.covered) FILTER (WHERE r.slug = :muni) AS in_muni
+FROM ({rules}) r
+GROUP BY r.i
+"""
+
+WARNING_CODES = ("crosses_boundary", "near_edge", "outside_municipality", "in_natura2000")
+
+
+def zone_rules(session: Session, source: str, params: dict[str, Any], *, detail: str = "") -> Any:
+    """:data:`ZONE_RULES_SQL` for every row of ``source`` (a relation ``(i, geom)`` of ours, RD), one row per zone."""
+    sql, bound = _rules_sql(session, source, params, detail)
+    return session.execute(text(sql), bound).all()
+
+
+def _rules_sql(session: Session, source: str, params: dict[str, Any], detail: str = "") -> tuple[str, dict[str, Any]]:
+    max_acc = session.execute(text("SELECT coalesce(max(accuracy_m), 0) FROM layers")).scalar_one()
+    bound = {**params, "max_acc": float(max_acc), "categories": list(ZONE_CATEGORIES), "muni": MUNICIPALITY}
+    return ZONE_RULES_SQL.format(source=source, detail=detail), bound
+
+
+def municipality_answer(covered: bool | None, loaded: bool) -> bool | None:
+    """Entirely inside the municipality (None: its boundary is not loaded; no row: farther than its accuracy)."""
+    return covered is True if loaded else None
+
+
+def warning_codes(*, crosses: bool, near_edge: bool, in_municipality: bool | None, in_natura2000: bool) -> list[str]:
+    """The quickscan's warnings of a plan, in :data:`WARNING_CODES` order. ``in_natura2000``: the exact (not the
+    rounded) distance to Natura 2000 is 0, as :func:`service.zones.natura2000_distance` says ``inside``."""
+    flags = (bool(crosses), bool(near_edge), in_municipality is False, bool(in_natura2000))
+    return [code for code, on in zip(WARNING_CODES, flags, strict=True) if on]
+
 
 NEAREST_SQL = """
 SELECT b.i, n.d, f.name, f.properties->>'site_number' AS site
@@ -218,7 +262,7 @@ def _batch(
 ) -> tuple[pd.DataFrame, dict[str, Any], ContextRows]:
     """:func:`batch_frame`, and the rows of :data:`service.zones.CONTEXT_SQL` by item (for the pydantic rows)."""
     settings = settings or get_settings()
-    threshold = settings.heat_threshold_c if threshold_c is None else float(threshold_c)
+    threshold = heat_threshold(threshold_c, settings)
     n = len(items)
     step = max(n // 4, 1)
     geoms = _prepare(session, items, repair, settings)
@@ -226,13 +270,9 @@ def _batch(
     if progress:
         progress(step)
 
-    max_acc = session.execute(text("SELECT coalesce(max(accuracy_m), 0) FROM layers")).scalar_one()
-    zones = _frame(
-        session,
-        ZONES_SQL,
-        {"muni": MUNICIPALITY, "max_acc": float(max_acc)},
-        ["i", "zones", "zone_names", "crosses", "near_edge", "in_muni"],
-    )
+    rules, bound = _rules_sql(session, "batch_input", {})
+    sql = str(text(BATCH_ZONES_SQL.format(rules=rules)).compile(dialect=session.get_bind().dialect))  # %(name)s
+    zones = _frame(session, sql, bound, ["i", "zones", "zone_names", "crosses", "near_edge", "in_muni"])
     distance = nearby_distance(settings)
     context = zone_context_rows(session, "batch_input", {}, distance)
     if progress:
@@ -250,19 +290,18 @@ def _batch(
     is_point = np.array([g.geom_type == "Point" for g in geoms])
     dist = nearest["d"].to_numpy(dtype="float64")
     muni_loaded = is_loaded(session, MUNICIPALITY)
-    in_muni = zones["in_muni"].fillna(False).astype(bool).to_numpy() if muni_loaded else np.full(n, None)
-    bands = sorted(settings.natura2000_bands_m)
-    band_idx = np.searchsorted(np.asarray(bands), dist, side="left")  # edges inclusive
+    in_muni = np.array([municipality_answer(c, muni_loaded) for c in zones["in_muni"].tolist()], dtype=object)
+    if muni_loaded:
+        in_muni = in_muni.astype(bool)
+    bands = sorted(settings.natura2000_bands_m)  # band_for's labels, picked for all rows at once (edges inclusive)
     labels = [band_for(e, bands, False).label for e in bands] + [band_for(np.inf, bands, False).label]
+    band_idx = np.searchsorted(np.asarray(bands), dist, side="left")
     band = np.where(dist == 0.0, band_for(0.0, bands, True).label, np.asarray(labels, dtype=object)[band_idx])
-
-    warn_parts = [
-        np.where(zones["crosses"].fillna(False).astype(bool), "crosses_boundary", ""),
-        np.where(zones["near_edge"].fillna(False).astype(bool), "near_edge", ""),
-        np.where(in_muni == False, "outside_municipality", "") if muni_loaded else np.full(n, ""),  # noqa: E712
-        np.where(dist == 0.0, "in_natura2000", ""),
+    crosses, near = zones["crosses"].tolist(), zones["near_edge"].tolist()
+    warnings = [
+        ";".join(warning_codes(crosses=c is True, near_edge=e is True, in_municipality=m, in_natura2000=d == 0.0))
+        for c, e, m, d in zip(crosses, near, in_muni.tolist(), dist.tolist(), strict=True)
     ]
-    warnings = [";".join(w for w in ws if w) for ws in zip(*warn_parts, strict=True)]
     ctx = [context.rows.get(i) for i in range(n)]
     outside = [outside_share(c.area, c.outside) if c is not None else (None, None) for c in ctx]
     props = [it.properties for it in items]

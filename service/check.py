@@ -8,9 +8,9 @@ from typing import Any
 import shapely
 from pydantic import BaseModel, Field
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from service.batch import municipality_answer, warning_codes, zone_rules
 from service.dutch import getal, procent
 from service.geo import XY, Location, ParsedGeometry, rd_to_wgs84
 from service.heat import HeatAtAnswer, HeatStats, heat_at, heat_overlap
@@ -21,7 +21,6 @@ from service.validation import Repair, validate_polygonal
 from service.zones import (
     MUNICIPALITY,
     NEARBY_DESCRIPTION,
-    ZONE_CATEGORIES,
     Natura2000Answer,
     NearbyZone,
     ZoneContext,
@@ -98,21 +97,15 @@ class CheckReport(BaseModel):
     disclaimer: str = DISCLAIMER
 
 
-ZONES_SQL = """
-WITH g AS (SELECT ST_GeomFromWKB(:wkb, 28992) AS geom)
-SELECT l.slug, l.title, l.category, l.policy_section, l.policy_summary, l.accuracy_m,
-       l.provenance, l.indicative, l.number, l.source_name, l.source_identifier, f.id, f.fid, f.name,
-       ST_Intersects(f.geom, g.geom) AS hits,
-       ST_CoveredBy(g.geom, f.geom) AS covered,
-       CASE WHEN ST_Dimension(g.geom) = 2 THEN
-         (SELECT coalesce(sum(ST_Area(ST_Intersection(p.geom, g.geom))), 0) FROM feature_parts p
-          WHERE p.feature_id = f.id AND ST_Intersects(p.geom, g.geom))
+# What the single report says of each zone beyond the shared rules (:data:`service.batch.ZONE_RULES_SQL`).
+ZONE_DETAIL = """,
+       l.title, l.policy_section, l.policy_summary, l.accuracy_m, l.provenance, l.indicative, l.number,
+       l.source_name, l.source_identifier,
+       CASE WHEN ST_Dimension(b.geom) = 2 AND k.hit THEN
+         (SELECT coalesce(sum(ST_Area(ST_Intersection(p.geom, b.geom))), 0) FROM feature_parts p
+          WHERE p.feature_id = f.id AND ST_Intersects(p.geom, b.geom))
        END AS overlap,
-       ST_Distance(ST_Boundary(f.geom), g.geom) AS edge
-FROM gc_versions_in_force l
-JOIN features f ON f.version_id = l.version_id, g
-WHERE l.kind = 'vector' AND ST_DWithin(f.geom, g.geom, greatest(coalesce(l.accuracy_m, 0), 0))
-ORDER BY l.category = 'natura2000', l.slug, f.name
+       ST_Distance(ST_Boundary(f.geom), b.geom) AS edge
 """
 
 
@@ -147,27 +140,27 @@ def check(
     loc = Location(wgs84=rd_to_wgs84(rp.x, rp.y), rd=XY(x=round(rp.x, 3), y=round(rp.y, 3)), crs_in=parsed.crs_in)
     area = float(geom.area) if polygonal else None
     wkb = shapely.to_wkb(geom)
-    rows = session.execute(text(ZONES_SQL), {"wkb": wkb}).all()
+    rows = sorted(
+        zone_rules(session, SINGLE_SOURCE, {"wkb": wkb}, detail=ZONE_DETAIL),
+        key=lambda r: (r.category == "natura2000", r.slug, r.name),
+    )
     distance = nearby_distance(settings)
     ctx = zone_context(session, SINGLE_SOURCE, {"wkb": wkb}, distance).get(0) or ZoneContext()
     containers = {(z.layer, z.feature_id): z.nested_in for z in ctx.nested}
 
     zones: list[CheckZone] = []
-    warnings: list[Warning_] = []
-    in_municipality: bool | None = None
+    zone_warnings: dict[str, list[Warning_]] = {"crosses_boundary": [], "near_edge": []}
+    muni_covered: bool | None = None
     for r in rows:
         if r.slug == MUNICIPALITY:
-            in_municipality = bool(r.covered)
-            continue
-        if r.category not in ZONE_CATEGORIES:
+            muni_covered = bool(muni_covered or r.covered)  # as the batch: any feature covering the plan
+        if not r.z:
             continue
         acc = r.accuracy_m or 0.0
-        label = r.name
-        if r.hits:
+        pct = 0.0
+        if r.hit:
             overlap = float(r.overlap) if r.overlap is not None else None
-            pct = 100.0 if overlap is None else _pct(overlap, area or 0.0)
-            if overlap is not None and r.covered:
-                pct = 100.0
+            pct = 100.0 if overlap is None or r.covered else _pct(overlap, area or 0.0)
             zones.append(
                 CheckZone(
                     layer=r.slug,
@@ -183,71 +176,53 @@ def check(
                     source=source_ref(r),
                 )
             )
-            if polygonal and not r.covered:
-                warnings.append(
-                    Warning_(
-                        code="crosses_boundary",
-                        layer=r.slug,
-                        feature_id=r.fid,
-                        message=f"Het initiatief ligt deels in {label} ({procent(pct)}); "
-                        "het kruist de grens van de zone.",
-                    )
-                )
-            elif float(r.edge) <= acc:
-                warnings.append(
-                    Warning_(
-                        code="near_edge",
-                        layer=r.slug,
-                        feature_id=r.fid,
-                        message=(
-                            f"Het initiatief ligt op {float(r.edge):.0f} m van de rand van {label}, binnen de "
-                            f"opgegeven nauwkeurigheid van deze laag (±{getal(acc)} m): het antwoord kan omslaan."
-                        ),
-                    )
-                )
+        if r.crosses:
+            message = f"Het initiatief ligt deels in {r.name} ({procent(pct)}); het kruist de grens van de zone."
+        elif r.near_edge and r.hit:
+            message = (
+                f"Het initiatief ligt op {float(r.edge):.0f} m van de rand van {r.name}, binnen de "
+                f"opgegeven nauwkeurigheid van deze laag (±{getal(acc)} m): het antwoord kan omslaan."
+            )
+        elif r.near_edge:
+            message = (
+                f"Het initiatief ligt net buiten {r.name} ({float(r.edge):.0f} m), binnen de opgegeven "
+                f"nauwkeurigheid van deze laag (±{getal(acc)} m): het kan er toch in liggen."
+            )
         else:
-            warnings.append(
-                Warning_(
-                    code="near_edge",
-                    layer=r.slug,
-                    feature_id=r.fid,
-                    message=(
-                        f"Het initiatief ligt net buiten {label} ({float(r.edge):.0f} m), binnen de opgegeven "
-                        f"nauwkeurigheid van deze laag (±{getal(acc)} m): het kan er toch in liggen."
-                    ),
-                )
-            )
-    if in_municipality is None and is_loaded(session, MUNICIPALITY):
-        in_municipality = False  # farther from the municipality than its boundary's accuracy
-    if in_municipality is False:
-        warnings.append(
-            Warning_(
-                code="outside_municipality",
-                message=(
-                    "Het initiatief ligt (deels) buiten de gemeente Assen; "
-                    "de Omgevingsvisie geldt alleen binnen de gemeente."
-                ),
-            )
-        )
+            continue
+        code = "crosses_boundary" if r.crosses else "near_edge"
+        zone_warnings[code].append(Warning_(code=code, layer=r.slug, feature_id=r.fid, message=message))
+    in_municipality = municipality_answer(muni_covered, is_loaded(session, MUNICIPALITY))
 
     n2k = natura2000_distance(session, loc, geom=geom, settings=settings)
-    if n2k.inside:
-        warnings.append(
-            Warning_(
-                code="in_natura2000",
-                layer="natura2000",
-                feature_id=n2k.nearest.feature_id,
-                message=(
-                    f"Het initiatief ligt (deels) in Natura 2000-gebied {n2k.nearest.name}; "
-                    "houd rekening met de bescherming van dit gebied (§3.8)."
-                ),
+    codes = warning_codes(
+        crosses=bool(zone_warnings["crosses_boundary"]),
+        near_edge=bool(zone_warnings["near_edge"]),
+        in_municipality=in_municipality,
+        in_natura2000=n2k.inside,
+    )
+    warnings: list[Warning_] = []
+    for code in codes:
+        if code in zone_warnings:
+            warnings.extend(zone_warnings[code])
+        elif code == "outside_municipality":
+            message = (
+                "Het initiatief ligt (deels) buiten de gemeente Assen; "
+                "de Omgevingsvisie geldt alleen binnen de gemeente."
             )
-        )
+            warnings.append(Warning_(code=code, message=message))
+        else:
+            message = (
+                f"Het initiatief ligt (deels) in Natura 2000-gebied {n2k.nearest.name}; "
+                "houd rekening met de bescherming van dit gebied (§3.8)."
+            )
+            warnings.append(Warning_(code=code, layer="natura2000", feature_id=n2k.nearest.feature_id, message=message))
     heat: HeatStats | HeatAtAnswer
     if polygonal:
         heat = heat_overlap(session, geom, threshold_c=threshold_c, settings=settings)
-    else:
-        heat = heat_at(session, loc, threshold_c=threshold_c, settings=settings)
+    else:  # the cell of the point itself, as the batch reads it (not of its coordinates rounded for display)
+        exact = Location(wgs84=loc.wgs84, rd=XY(x=rp.x, y=rp.y), crs_in=parsed.crs_in)
+        heat = heat_at(session, exact, threshold_c=threshold_c, settings=settings).model_copy(update={"location": loc})
 
     props = parsed.properties
     return CheckReport(

@@ -54,6 +54,11 @@ def test_batch_matches_single_checks(qclient) -> None:
         )
         heat = single["heat"].get("value_c", single["heat"].get("mean_c"))
         assert row["heat_c"] == pytest.approx(heat, abs=1e-3)
+        # The same warnings, in the batch's order (one code per kind; the single check names each zone).
+        codes = [w["code"] for w in single["warnings"]]
+        assert row["warnings"] == sorted(set(codes), key=codes.index)
+        assert row["in_municipality"] == single["in_municipality"]
+        assert row["natura2000_band"] == single["natura2000"]["band"]["label"]
     assert "in_natura2000" in rows[2]["warnings"]
     assert rows[0]["heat_c"] > 2 and rows[0]["heat_share_above"] == 1.0
 
