@@ -14,7 +14,6 @@ Then a declared Content-Length over the limit is refused (413), and the body str
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,15 +24,14 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 
 from service import versions
 from service.access import audit
 from service.api.deps import BeheerKey, SettingsDep, TransactionDep, audited_as
 from service.api.middleware import BodyRefused
 from service.api.params import error_responses
-from service.errors import GebiedscheckError, InvalidInput, TooLarge
+from service.api.uploads import read_form
+from service.errors import GebiedscheckError, InvalidInput
 from service.loading import LoadResult
 
 log = logging.getLogger(__name__)
@@ -120,7 +118,7 @@ async def upload_version(
     tmp = Path(tempfile.mkdtemp(prefix="gebiedscheck-upload-"))
     try:
         try:
-            options, named = await _read_upload(request, tmp, settings.max_body_bytes)
+            options, named, shown = await _read_upload(request, tmp, settings.max_body_bytes)
         except (GebiedscheckError, BodyRefused) as exc:  # size, time and format refusals are audited as failed
             await run_in_threadpool(_failed, request, actor, "load_version", slug, str(exc.detail))
             raise
@@ -142,6 +140,7 @@ async def upload_version(
                 settings=settings,
                 repair=options.repair,
                 cancel=request.app.state.stopping.is_set,
+                source_name=shown,
             )
 
         return await run_in_threadpool(_run, request, session, actor, action, slug, do)
@@ -149,61 +148,27 @@ async def upload_version(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def _read_upload(request: Request, tmp: Path, limit: int) -> tuple[UploadOptions, Path]:
+async def _read_upload(request: Request, tmp: Path, limit: int) -> tuple[UploadOptions, Path, str]:
     """The form's options and the uploaded file (copied under ``tmp``), or 413/422 (408 from the guard)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the upload is larger than {limit} bytes (the limit)")
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise InvalidInput("send the upload as multipart/form-data, the layer file in a part named 'file'")
+    raw, path, name = await read_form(
+        request,
+        tmp,
+        limit,
+        max_fields=20,
+        what="layer file",
+        suffixes=UPLOAD_SUFFIXES,
+        formats=".geojson, .gpkg, a zipped Shapefile (.zip), a GIO (.gml) or a GeoTIFF (.tif)",
+    )
+    fields: dict[str, Any] = {}
+    for key, value in raw:
+        if key in UploadOptions.model_fields and value != "":  # an empty field is an absent one (as Form reads)
+            fields[key] = value
     try:
-        form = await request.form(max_files=1, max_fields=20, max_part_size=64 * 1024)
-    except BodyRefused:
-        raise
-    except HTTPException as exc:  # the multipart parser's complaint (Starlette answers it with a 400)
-        raise InvalidInput(f"the multipart body is not valid: {exc.detail}") from exc
-    try:
-        file = form.get("file")
-        if not isinstance(file, UploadFile):
-            raise InvalidInput("file: send the layer file as a multipart part named 'file', with a filename")
-        fields: dict[str, Any] = {}
-        for name, value in form.multi_items():
-            if name in UploadOptions.model_fields:
-                if not isinstance(value, str):
-                    raise InvalidInput(f"{name}: must be a text field, not a file")
-                if value != "":  # an empty field is an absent one (as FastAPI's Form reads it)
-                    fields[name] = value
-        try:
-            options = UploadOptions.model_validate(fields)
-        except ValidationError as exc:
-            problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-            raise InvalidInput("; ".join(problems)) from exc
-        named = await run_in_threadpool(_receive, file, tmp, limit)
-    finally:
-        await form.close()
-    return options, named
-
-
-def _receive(file: UploadFile, tmp: Path, limit: int) -> Path:
-    """The upload, copied under our own directory (nothing of the user's goes to GDAL as a path)."""
-    name = Path(file.filename or "upload").name
-    if not re.fullmatch(r"[A-Za-z0-9._ -]{1,120}", name):
-        name = "upload" + Path(name).suffix.lower()[:8]
-    suffix = Path(name).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
-        raise InvalidInput(f"{name}: unknown format; upload .geojson, .gpkg, a zipped Shapefile (.zip) or a GIO (.gml)")
-    target = tmp / f"upload{suffix}"
-    size = 0
-    with target.open("wb") as out:
-        while chunk := file.file.read(1 << 20):
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(f"{name}: larger than {limit} bytes (the limit)")
-            out.write(chunk)
-    named = tmp / name if name and "/" not in name else target
-    if named != target:
-        target.rename(named)
-    return named
+        options = UploadOptions.model_validate(fields)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise InvalidInput("; ".join(problems)) from exc
+    return options, path, name
 
 
 @router.post(

@@ -219,10 +219,16 @@ def check(
     report = check_mod.check(session, parsed, threshold_c=threshold_c, repair=repair, settings=settings)
     if f == "json":
         return report
-    geom = map_geometry(session, report, parsed.geom)
+    return report_response(session, report, parsed.geom, pdf=f == "pdf", settings=settings)
+
+
+def report_response(session: Any, report: check_mod.CheckReport, geom: Any, *, pdf: bool, settings: Any) -> Response:
+    """The quickscan report as a Dutch HTML page (with the interactive map) or as PDF (with the static map): the
+    one rendering of `POST /check` and `POST /check/file`."""
+    geom = map_geometry(session, report, geom)
     svg = plan_map_svg(session, report, geom, settings=settings)
     dates = version_dates(session, report)
-    if f == "pdf":
+    if pdf:
         html = render_check_html(report, map_svg=svg, version_dates=dates, for_pdf=True)
         name = report_filename(report.initiative.name)
         return Response(
