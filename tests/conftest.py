@@ -232,9 +232,11 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    """One headless Chromium for the whole session (each test opens its own pages or contexts)."""
+    """A headless Chromium per test module (each test opens its own pages or contexts). Not for the whole session:
+    Playwright's sync API keeps an event loop running in this thread while it lives, which tests that call
+    asyncio.run() (tests/test_load.py) cannot share."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Debian chromium is needed: apt-get install chromium (make install does it)"
