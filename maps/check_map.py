@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from maps.data import COLOURS
-from maps.overview import CSS, ImageUrlOverlay, basemaps
+from maps.overview import CSS, DutchControls, ImageUrlOverlay, basemaps
 from service.check import CheckReport
 from service.dutch import meters, oppervlakte, procent
 from service.geo import to_wgs84_geojson
@@ -43,7 +43,7 @@ def check_map(
 ) -> folium.Map:
     """A map of one quickscan (``geom`` is the initiative in RD)."""
     settings = settings or get_settings()
-    m = folium.Map(tiles=None, control_scale=True)
+    m = folium.Map(tiles=None, control_scale=False, zoom_control=False)  # Dutch controls below
     for i, (name, url, attribution) in enumerate(basemaps(settings)):
         folium.TileLayer(url, name=name, attr=attribution, max_zoom=19, show=i == 0, overlay=False).add_to(m)
     if heat_url and heat_bounds:
@@ -113,6 +113,7 @@ def check_map(
     else:
         folium.GeoJson(ini_gj, name="Initiatief", style_function=lambda _f: style, tooltip=name).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
+    DutchControls().add_to(m)  # zoom titles, metric scale and attribution in Dutch, as on /kaart
     root: Any = m.get_root()
     root.header.add_child(folium.Element(CSS))
     wgs = [shapely.geometry.shape(ini_gj)] + bounds_geoms[1:]

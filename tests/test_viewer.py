@@ -253,6 +253,10 @@ def test_check_map_in_the_html_report(server: str, browser) -> None:
     frame.locator("path.leaflet-interactive").first.wait_for()
     # The initiative, the TRZ it lies in, the nearest Natura 2000 site and the shortest line to it.
     assert frame.locator("path.leaflet-interactive").count() >= 4
+    # The report's map speaks Dutch like the viewer: zoom titles and a metric-only scale bar.
+    assert frame.locator(".leaflet-control-zoom-in").get_attribute("title") == "Inzoomen"
+    assert frame.locator(".leaflet-control-scale-line").count() == 1
+    assert " ft" not in frame.locator(".leaflet-control-scale").inner_text()
     label = frame.locator(".gc-n2k-label").inner_text()
     assert label.startswith("Natura 2000: Witterveld") and label.endswith(" m")
     ARTIFACTS.mkdir(exist_ok=True)
