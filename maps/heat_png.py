@@ -12,6 +12,8 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
+from service.gdalguard import open_stored_raster
+
 # UHI (°C) -> colour; below the first stop fully transparent.
 STOPS = [
     (0.25, (255, 255, 178)),
@@ -37,7 +39,7 @@ def colourise(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=4)  # raster files are content-addressed (sha256 in the name): a path never changes
 def heat_png(raster_path: str, *, max_pixels: int = 1_000_000) -> tuple[bytes, list[list[float]]]:
     """PNG bytes and Leaflet bounds [[south, west], [north, east]] of the raster reprojected to EPSG:3857."""
-    with rasterio.Env(), rasterio.open(raster_path) as src:
+    with open_stored_raster(raster_path) as src:
         transform, width, height = calculate_default_transform(src.crs, "EPSG:3857", src.width, src.height, *src.bounds)
         scale = max(1.0, float(np.sqrt(width * height / max_pixels)))
         width, height = int(width / scale), int(height / scale)

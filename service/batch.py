@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import rasterio
 import shapely
 from pydantic import BaseModel, Field
 from rasterio.windows import Window
@@ -20,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.errors import GeometryTooComplex, InvalidInput
+from service.gdalguard import open_stored_raster
 from service.geo import ParsedGeometry
 from service.heat import current_raster, heat_threshold, polygon_stats
 from service.schemas import NestedZone
@@ -373,7 +373,7 @@ def _heat(raster_path: str, geoms: Sequence[BaseGeometry], threshold: float, ref
     n = len(geoms)
     values, shares = np.full(n, np.nan), np.full(n, np.nan)
     is_point = np.array([g.geom_type == "Point" for g in geoms], dtype=bool)
-    with rasterio.Env(), rasterio.open(raster_path) as src:
+    with open_stored_raster(raster_path) as src:
         if is_point.any():
             pts = np.nonzero(is_point)[0]
             xy = shapely.get_coordinates(np.asarray(geoms, dtype=object)[pts])

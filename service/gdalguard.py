@@ -14,6 +14,8 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +187,13 @@ def rasterio_env() -> Any:
 
     harden()
     return rasterio.Env(**GDAL_CONFIG)
+
+
+@contextmanager
+def open_stored_raster(path: str | Path) -> Iterator[Any]:
+    """A raster of our own store (``data/rasters/<sha256>.tif``, written by a load) opened the one safe way: our
+    GDAL settings, the GTiff driver only (whatever the file holds, nothing else reads it)."""
+    import rasterio
+
+    with rasterio_env(), rasterio.open(path, driver="GTiff") as src:
+        yield src

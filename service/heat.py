@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from service.coverage import coverage_fractions, weighted_percentile
 from service.errors import DataMissing, InvalidInput, NotFound
+from service.gdalguard import open_stored_raster
 from service.geo import Location
 from service.loading import resolve_raster
 from service.settings import Settings, get_settings
@@ -118,7 +119,7 @@ def heat_at(
     settings = settings or get_settings()
     threshold = heat_threshold(threshold_c, settings)
     row, ref = current_raster(session, settings=settings)
-    with rasterio.Env(), rasterio.open(row.raster_path) as src:
+    with open_stored_raster(row.raster_path) as src:
         r, c = src.index(loc.rd.x, loc.rd.y)
         if not (0 <= r < src.height and 0 <= c < src.width):
             value = None
@@ -216,7 +217,7 @@ class RasterGrid:
 
 @contextmanager
 def open_grid(raster_path: str, *, whole: bool = False) -> Iterator[RasterGrid]:
-    with rasterio.Env(), rasterio.open(raster_path) as src:
+    with open_stored_raster(raster_path) as src:
         yield RasterGrid(src, whole=whole)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.errors import LayerLoadError, LoadCancelled
+from service.gdalguard import open_stored_raster
 from service.safeopen import Kind, Staged, layer_crs, open_raster, rasterio_env, staged
 from service.settings import Settings, get_settings
 
@@ -205,7 +206,6 @@ def write_hotspots(
 ) -> int:
     """Polygonise the raster's cells at or above ``threshold_c`` into heat_hotspots (subdivided), window by
     window: a hotspot crossing a window edge is stored as two parts (the overlap areas add up the same)."""
-    import rasterio
     import shapely
     from rasterio.features import shapes
 
@@ -217,7 +217,7 @@ def write_hotspots(
         {"v": version_id, "t": threshold_c},
     )
     written = 0
-    with rasterio_env(), rasterio.open(raster_path, driver="GTiff") as src:
+    with open_stored_raster(raster_path) as src:
         for win in windows(src):
             _check(cancel)
             band = src.read(1, window=win, masked=True)

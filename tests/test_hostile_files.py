@@ -454,3 +454,15 @@ def test_h2_sigterm_stops_a_running_load_and_nothing_is_written(hsettings, key, 
     assert took < 20, took  # 2 s of grace, then the load stops at its next window
     assert answers and answers[0] != 201, answers
     assert state(hsettings)[:2] == before[:2]  # rolled back: no version, no features
+
+
+def test_a_stored_raster_is_opened_as_a_geotiff_only(tmp_path, hostile) -> None:
+    """Rasters of our own store are read through the same guard: a VRT in their place is not followed."""
+    import rasterio
+
+    from service.gdalguard import open_stored_raster
+
+    fake = tmp_path / f"{'a' * 64}.tif"
+    fake.write_bytes(hostile["vrt_environ.tif"].read_bytes())
+    with pytest.raises(rasterio.errors.RasterioIOError), open_stored_raster(fake):
+        pass
