@@ -37,7 +37,7 @@ from service.database import drop_database, init_database, make_engine, make_ses
 from service.embedded import resolve_database_url  # noqa: E402
 from service.geo import ParsedGeometry, location, to_wgs84_geojson  # noqa: E402
 from service.heat import current_raster, heat_overlap  # noqa: E402
-from service.loading import load_defaults, read_vector, write_version  # noqa: E402
+from service.loading import VersionSource, load_defaults, read_vector, write_version  # noqa: E402
 from service.manifest import ManifestLayer, read_manifest  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
@@ -332,7 +332,15 @@ def main() -> int:
             )
             with session_scope(engine) as s:
                 load_defaults(s, settings=settings)
-                write_version(s, spec=spec, prepared=read_vector(big), created_by="bench", settings=settings)
+                write_version(
+                    s,
+                    slug=spec.slug,
+                    source=VersionSource.of(spec),
+                    layer=spec,
+                    prepared=read_vector(big),
+                    created_by="bench",
+                    settings=settings,
+                )
         with make_sessionmaker(engine)() as session:
             big_version = session.execute(
                 text("SELECT current_version_id FROM layers WHERE slug = 'bench-natura2000'")

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from service.api.app import create_app  # noqa: E402
 from service.database import drop_database, init_database, make_engine, session_scope  # noqa: E402
 from service.embedded import resolve_database_url  # noqa: E402
-from service.loading import load_defaults, read_vector, write_version  # noqa: E402
+from service.loading import VersionSource, load_defaults, read_vector, write_version  # noqa: E402
 from service.manifest import read_manifest  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
@@ -77,7 +77,15 @@ def main() -> int:
             n = detailed_natura2000(big)
             spec = read_manifest(ROOT / "layers").get("natura2000")
             with session_scope(engine) as s:
-                write_version(s, spec=spec, prepared=read_vector(big), created_by="bench", settings=settings)
+                write_version(
+                    s,
+                    slug=spec.slug,
+                    source=VersionSource.of(spec),
+                    layer=spec,
+                    prepared=read_vector(big),
+                    created_by="bench",
+                    settings=settings,
+                )
             results.append(("Natura 2000 with 200k vertices", n, *weigh(settings)))
             engine.dispose()
     finally:

@@ -127,9 +127,7 @@ def split_binnenstad(binnenstad: BaseGeometry) -> tuple[BaseGeometry, BaseGeomet
     """Northern and southern half of the binnenstad, split at the middle of its bbox."""
     minx, miny, maxx, maxy = binnenstad.bounds
     mid = (miny + maxy) / 2
-    return binnenstad.intersection(box(minx, mid, maxx, maxy)), binnenstad.intersection(
-        box(minx, miny, maxx, mid)
-    )
+    return binnenstad.intersection(box(minx, mid, maxx, maxy)), binnenstad.intersection(box(minx, miny, maxx, mid))
 
 
 def grid_for(bounds: tuple[float, float, float, float]) -> tuple[Affine, int, int]:
@@ -143,9 +141,7 @@ def grid_for(bounds: tuple[float, float, float, float]) -> tuple[Affine, int, in
     return from_origin(float(x0), float(y1), CELL_M, CELL_M), width, height
 
 
-def burn(
-    geoms: list[tuple[BaseGeometry, float]], shape: tuple[int, int], transform: Affine, fill: float
-) -> np.ndarray:
+def burn(geoms: list[tuple[BaseGeometry, float]], shape: tuple[int, int], transform: Affine, fill: float) -> np.ndarray:
     return rasterize(geoms, out_shape=shape, transform=transform, fill=fill, dtype="float32")
 
 

@@ -167,9 +167,7 @@ LAYERS: dict[str, list[Feature]] = {
     "publiekshart": [Feature("Publiekshart", PUBLIEKSHART, "Koopmansplein, Kop van de Vaart en de Brink")],
     "havenkwartier": [Feature("Havenkwartier", HAVENKWARTIER, "Havenkanaal, kade en graansilo")],
     "zuidoost-assen": [Feature("Zuidoost Assen", ZUIDOOST_ASSEN, "station tot Schepersmaat, met ziekenhuis")],
-    "werklandschap-assen-zuid": [
-        Feature("Werklandschap Assen-Zuid", WERKLANDSCHAP_ZUID, "bij de A28 en Graswijk")
-    ],
+    "werklandschap-assen-zuid": [Feature("Werklandschap Assen-Zuid", WERKLANDSCHAP_ZUID, "bij de A28 en Graswijk")],
     "trz": [Feature("Toeristisch Recreatieve Zone", TRZ, "grenst aan het TT Circuit, met Baggelhuizerplas")],
     "kazerneterrein": [
         Feature("Kazerneterrein (Johan Willem Friso kazerne)", KAZERNETERREIN, "kazerneterrein noordwest")

@@ -103,9 +103,21 @@ def probe(name: str, version: str) -> str | None:
 
 def pip_audit(fmt: str, output: Path | None = None) -> subprocess.CompletedProcess[str]:
     command = [
-        sys.executable, "-m", "pip_audit", "--requirement", str(LOCK), "--no-deps", "--disable-pip",
-        "--vulnerability-service", "pypi", "--timeout", str(HTTP_TIMEOUT), "--progress-spinner", "off",
-        "--format", fmt,
+        sys.executable,
+        "-m",
+        "pip_audit",
+        "--requirement",
+        str(LOCK),
+        "--no-deps",
+        "--disable-pip",
+        "--vulnerability-service",
+        "pypi",
+        "--timeout",
+        str(HTTP_TIMEOUT),
+        "--progress-spinner",
+        "off",
+        "--format",
+        fmt,
     ]
     if output is not None:
         command += ["--output", str(output)]

@@ -30,6 +30,21 @@ RD_EPSG = 28992
 MAX_PART_VERTICES = 256  # as migration 0002
 
 
+class VersionSource(BaseModel):
+    """What a new version says of its source: stored on the version row, and the layer row follows it."""
+
+    provenance: str
+    indicative: bool
+    gio: str | None = None
+    gio_expression: str | None = None
+
+    @classmethod
+    def of(cls, spec: ManifestLayer) -> VersionSource:
+        return cls(
+            provenance=spec.provenance, indicative=spec.indicative, gio=spec.gio, gio_expression=spec.gio_expression
+        )
+
+
 class LoadResult(BaseModel):
     slug: str
     kind: str
@@ -97,6 +112,27 @@ def upsert_layer(session: Session, spec: ManifestLayer) -> int:
     return int(row[0])
 
 
+def follow_source(session: Session, *, slug: str, kind: str, source: VersionSource) -> int:
+    """An existing layer's row takes the new version's source (provenance, indicative, GIO); the rest of its
+    metadata (title, policy, unit, ...) stays as it is. Returns the layer's id."""
+    layer_id = session.execute(
+        text(
+            """
+            UPDATE layers SET provenance = :provenance, indicative = :indicative, gio = coalesce(:gio, gio),
+                   properties = coalesce(properties, '{}'::jsonb)
+                       || jsonb_strip_nulls(jsonb_build_object('gio_expression', CAST(:gio_expression AS text))),
+                   updated_at = now()
+            WHERE slug = :slug AND kind = :kind
+            RETURNING id
+            """
+        ),
+        {"slug": slug, "kind": kind, **source.model_dump()},
+    ).scalar()
+    if layer_id is None:
+        raise LayerLoadError(f"layer {slug!r} does not exist as a {kind} layer")
+    return int(layer_id)
+
+
 def _current(session: Session, layer_id: int) -> tuple[int, int, str] | None:
     row = session.execute(
         text(
@@ -111,31 +147,42 @@ def _current(session: Session, layer_id: int) -> tuple[int, int, str] | None:
 def write_version(
     session: Session,
     *,
-    spec: ManifestLayer,
+    slug: str,
+    source: VersionSource,
     prepared: PreparedVector | PreparedRaster,
     created_by: str,
+    layer: ManifestLayer | None = None,
     feature_defaults: dict[str, Any] | None = None,
     note: str | None = None,
     settings: Settings | None = None,
     cancel: Cancel = None,
 ) -> LoadResult:
-    """Write ``prepared`` as the layer's new current version (unless unchanged). Caller commits."""
+    """Write ``prepared`` as the layer's new current version (unless unchanged). Caller commits.
+
+    With ``layer`` (a manifest entry, or a new layer's description) the layer row is created or its metadata
+    set from it; without, the layer must exist and only follows ``source``."""
     settings = settings or get_settings()
+    kind = "raster" if isinstance(prepared, PreparedRaster) else "vector"
     if isinstance(prepared, PreparedVector):
         validate_prepared(session, prepared, settings=settings)
     # A load may run longer than a question: its own timeout, for this transaction only.
     session.execute(
         text("SELECT set_config('statement_timeout', :t, true)"), {"t": str(settings.load_statement_timeout_ms)}
     )
-    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"gebiedscheck:layer:{spec.slug}"})
-    layer_id = upsert_layer(session, spec)
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"gebiedscheck:layer:{slug}"})
+    if layer is not None:
+        if layer.slug != slug or layer.kind != kind:
+            raise LayerLoadError(f"layer description {layer.slug!r} ({layer.kind}) does not match {slug!r} ({kind})")
+        layer_id = upsert_layer(session, layer)
+    else:
+        layer_id = follow_source(session, slug=slug, kind=kind, source=source)
     current = _current(session, layer_id)
     is_raster = isinstance(prepared, PreparedRaster)
     count = 1 if is_raster else len(prepared.features)  # type: ignore[union-attr]
     source_name = getattr(prepared, "source_name", None) or prepared.path.name
     base: dict[str, Any] = {
-        "slug": spec.slug,
-        "kind": spec.kind,
+        "slug": slug,
+        "kind": kind,
         "source_name": source_name,
         "source_sha256": prepared.sha256,
     }
@@ -192,13 +239,13 @@ def write_version(
                 "created_by": created_by,
                 "source_name": source_name,
                 "sha": prepared.sha256,
-                "source_identifier": spec.gio_expression,
+                "source_identifier": source.gio_expression,
                 "count": count,
                 "area": total_area,
                 "note": note,
                 "raster_path": raster_path,
-                "provenance": spec.provenance,
-                "indicative": spec.indicative,
+                "provenance": source.provenance,
+                "indicative": source.indicative,
                 "metadata": json.dumps(metadata),
             },
         ).scalar_one()
@@ -243,7 +290,7 @@ def write_version(
         text("UPDATE layers SET current_version_id = :v, updated_at = now() WHERE id = :id"),
         {"id": layer_id, "v": version_id},
     )
-    log.info("layer %s: version %d (%d features) from %s", spec.slug, number, count, prepared.path.name)
+    log.info("layer %s: version %d (%d features) from %s", slug, number, count, prepared.path.name)
     repairs = prepared.repairs if isinstance(prepared, PreparedVector) else []
     return LoadResult(**base, status="created", version=number, feature_count=count, repairs=repairs)
 
@@ -326,7 +373,9 @@ def load_defaults(
         results.append(
             write_version(
                 session,
-                spec=spec,
+                slug=spec.slug,
+                source=VersionSource.of(spec),
+                layer=spec,
                 prepared=prep,
                 created_by=created_by or settings.loaded_by,
                 feature_defaults=feature_provenance(spec, manifest),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from service.catalog import get_layer
 from service.errors import InvalidInput, NotFound
 from service.gio import Gio, read_gio
-from service.loading import LoadResult, write_version
+from service.loading import LoadResult, VersionSource, write_version
 from service.manifest import ManifestLayer
 from service.rasterload import Cancel, prepare_raster_file
 from service.safeopen import Kind, kind_of, staged
@@ -41,7 +41,15 @@ class DiffReport(BaseModel):
     repairs: list[dict[str, Any]] = []
 
 
-def _spec_for(
+def _layer_row(session: Session, slug: str) -> Any:
+    return (
+        session.execute(text("SELECT kind, provenance, indicative FROM layers WHERE slug = :s"), {"s": slug})
+        .mappings()
+        .first()
+    )
+
+
+def _source_for(
     session: Session,
     slug: str,
     *,
@@ -51,8 +59,10 @@ def _spec_for(
     provenance: str | None,
     official: bool,
     source: str,
-) -> ManifestLayer:
-    row = session.execute(text("SELECT * FROM layers WHERE slug = :s"), {"s": slug}).mappings().first()
+) -> tuple[VersionSource, ManifestLayer | None]:
+    """The new version's source, and (for ``create``) the new layer's description; an existing layer's
+    metadata is left where it is (only its source follows the version)."""
+    row = _layer_row(session, slug)
     if row is None and not create:
         raise NotFound(f"layer {slug!r} does not exist; use --create --title to make it")
     if row is not None and create:
@@ -63,7 +73,7 @@ def _spec_for(
     if row is None:
         if not title:
             raise InvalidInput("a new layer needs --title")
-        return ManifestLayer(
+        new = ManifestLayer(
             slug=slug,
             title=title,
             file=str(path),
@@ -72,21 +82,9 @@ def _spec_for(
             indicative=not official,
             licence="onbekend",
         )
-    return ManifestLayer(
-        slug=slug,
-        title=row["title"],
-        category=row["category"],
-        file=str(path),
-        description=row["description"] or "",
-        policy_section=row["policy_section"],
-        policy_summary=row["policy_summary"],
-        provenance=provenance or (default_prov if official else row["provenance"]),
-        indicative=False if official else bool(row["indicative"]),
-        gio=row["gio"],
-        licence=row["licence"] or "onbekend",
-        accuracy_m=row["accuracy_m"],
-        accuracy_note=row["accuracy_note"],
-    )
+        return VersionSource.of(new), new
+    prov = provenance or (default_prov if official else row["provenance"])
+    return VersionSource(provenance=prov, indicative=False if official else bool(row["indicative"])), None
 
 
 def read_layer_file(
@@ -202,13 +200,16 @@ def load_file(
         settings=settings,
         cancel=cancel,
     )
-    spec = _spec_for(
+    source, new_layer = _source_for(
         session, slug, create=create, title=title, path=path, provenance=provenance, official=official, source=name
     )
     if gio is not None:  # an official GIO: the answers cite its expression
-        spec = spec.model_copy(update={"gio": gio.work, "gio_expression": gio.expression})
+        update: dict[str, Any] = {"gio": gio.work, "gio_expression": gio.expression}
         if provenance is None:
-            spec = spec.model_copy(update={"provenance": f"officieel — GIO {gio.expression}", "indicative": False})
+            update |= {"provenance": f"officieel — GIO {gio.expression}", "indicative": False}
+        source = source.model_copy(update=update)
+        if new_layer is not None:
+            new_layer = new_layer.model_copy(update=update)
     validate_prepared(session, prepared, settings=settings)
     report = diff_with_current(session, slug, prepared)
     report.repairs = prepared.repairs
@@ -216,7 +217,9 @@ def load_file(
         return report
     return write_version(
         session,
-        spec=spec,
+        slug=slug,
+        source=source,
+        layer=new_layer,
         prepared=prepared,
         created_by=created_by or settings.loaded_by,
         note=note,
@@ -301,26 +304,14 @@ def load_raster_file(
 
     settings = settings or get_settings()
     name = source_name or path.name
-    row = session.execute(text("SELECT * FROM layers WHERE slug = :s"), {"s": slug}).mappings().first()
+    row = _layer_row(session, slug)
     if row is None:
         raise NotFound(f"layer {slug!r} does not exist")
     if row["kind"] != "raster":
         raise InvalidInput(f"layer {slug!r} is a vector layer; load a GeoJSON, GeoPackage, Shapefile or GIO")
-    spec = ManifestLayer(
-        slug=slug,
-        title=row["title"],
-        kind="raster",
-        category=row["category"],
-        file=str(path),
-        description=row["description"] or "",
-        policy_section=row["policy_section"],
-        policy_summary=row["policy_summary"],
+    source = VersionSource(
         provenance=provenance or (f"officieel — geladen uit {name}" if official else row["provenance"]),
         indicative=False if official else bool(row["indicative"]),
-        licence=row["licence"] or "onbekend",
-        accuracy_m=row["accuracy_m"],
-        accuracy_note=row["accuracy_note"],
-        unit="°C",
     )
     with tempfile.TemporaryDirectory(prefix="gebiedscheck-raster-") as tmp:
         prepared = prepare_raster_file(
@@ -328,7 +319,8 @@ def load_raster_file(
         )
         return write_version(
             session,
-            spec=spec,
+            slug=slug,
+            source=source,
             prepared=prepared,
             created_by=created_by or settings.loaded_by,
             note=note,

@@ -84,7 +84,7 @@ def session(engine: Engine, loaded: list[LoadResult]) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def qsettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A database with the default layers plus 'testgebied' (a zone with a hole and a second part)."""
-    from service.loading import read_vector, write_version
+    from service.loading import VersionSource, read_vector, write_version
     from service.manifest import ManifestLayer
 
     url = throwaway_url(server_url, prefix="gebiedscheck_test_q")
@@ -112,7 +112,13 @@ def qsettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     with session_scope(engine) as session:
         load_defaults(session, settings=settings)
         write_version(
-            session, spec=spec, prepared=read_vector(DATA / "testgebied.gpkg"), created_by="pytest", settings=settings
+            session,
+            slug=spec.slug,
+            source=VersionSource.of(spec),
+            layer=spec,
+            prepared=read_vector(DATA / "testgebied.gpkg"),
+            created_by="pytest",
+            settings=settings,
         )
     engine.dispose()
     yield settings

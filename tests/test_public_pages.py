@@ -27,7 +27,7 @@ from service.api.app import create_app
 from service.database import make_engine, make_sessionmaker, session_scope
 from service.errors import ServiceBusy
 from service.heat import heat_of_feature
-from service.loading import write_version
+from service.loading import VersionSource, write_version
 from service.manifest import ManifestLayer
 from service.settings import Settings
 from service.vectorload import PreparedFeature, PreparedVector
@@ -60,7 +60,15 @@ def big(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         )
         engine = make_engine(settings)
         with session_scope(engine) as s:
-            write_version(s, spec=spec, prepared=squares(), created_by="pytest", settings=settings)
+            write_version(
+                s,
+                slug=spec.slug,
+                source=VersionSource.of(spec),
+                layer=spec,
+                prepared=squares(),
+                created_by="pytest",
+                settings=settings,
+            )
         engine.dispose()
         yield settings
 

@@ -133,11 +133,18 @@ def test_geojson_wgs84_new_version_moves_the_answer(vsettings, vengine) -> None:
     with Session() as s:
         assert "havenkwartier" in {z.layer for z in zones_at(s, west).zones}
         assert "havenkwartier" not in {z.layer for z in zones_at(s, east).zones}
+    meta = "SELECT title, policy_section, policy_summary, properties->>'expected_area_ha' FROM layers WHERE slug = :s"
+    with vengine.connect() as c:
+        before = c.execute(text(meta), {"s": "havenkwartier"}).one()
     with Session() as s, s.begin():
         load_file(s, DATA / "havenkwartier_oost.geojson", slug="havenkwartier", settings=vsettings)
     with Session() as s:
         assert "havenkwartier" not in {z.layer for z in zones_at(s, west).zones}
         assert "havenkwartier" in {z.layer for z in zones_at(s, east).zones}
+    # A new version leaves the layer's own description alone (it used to lose expected_area_ha and unit).
+    with vengine.connect() as c:
+        assert c.execute(text(meta), {"s": "havenkwartier"}).one() == before
+    assert before[3] == "40.0"
 
 
 def test_zipped_shapefile_new_layer_and_crs_rules(vsettings, vengine) -> None:
