@@ -24,10 +24,10 @@ import asyncpg  # noqa: E402
 import psycopg  # noqa: E402
 import shapely  # noqa: E402
 
-from service.database import drop_database, init_database, libpq_url, make_engine, session_scope  # noqa: E402
-from service.embedded import resolve_database_url  # noqa: E402
-from service.loading import load_defaults  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.core.settings import Settings  # noqa: E402
+from service.loading.pipeline import load_defaults  # noqa: E402
+from service.store.database import drop_database, init_database, libpq_url, make_engine, session_scope  # noqa: E402
+from service.store.embedded import resolve_database_url  # noqa: E402
 
 QUERY = (
     "SELECT l.slug, f.name FROM features f JOIN layers l ON l.current_version_id = f.version_id "
@@ -147,7 +147,7 @@ def _apps(url: str):  # type: ignore[no-untyped-def]
     from sqlalchemy import create_engine, text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from service.database import sqlalchemy_url
+    from service.store.database import sqlalchemy_url
 
     sql = text(QUERY.format(x="CAST(:x AS float8)", y="CAST(:y AS float8)"))
     sync_engine = create_engine(sqlalchemy_url(url), pool_size=8)

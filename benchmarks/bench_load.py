@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.loadgen import CHEAP, HEAVY, MIX, TRIVIAL, Stats, percentile, run_mix, wait_until_up  # noqa: E402
-from service.database import drop_database, init_database, libpq_url, make_engine, session_scope  # noqa: E402
-from service.embedded import resolve_database_url  # noqa: E402
-from service.loading import load_defaults  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.core.settings import Settings  # noqa: E402
+from service.loading.pipeline import load_defaults  # noqa: E402
+from service.store.database import drop_database, init_database, libpq_url, make_engine, session_scope  # noqa: E402
+from service.store.embedded import resolve_database_url  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "LOAD.md"
 
@@ -63,7 +63,7 @@ class Server:
             "GEBIEDSCHECK_RATE_LIMIT_PER_MINUTE": str(rate_limit),
             "GEBIEDSCHECK_LOG_LEVEL": "warning",
         }
-        cmd = [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port), "--workers", str(workers)]
+        cmd = [sys.executable, "-m", "service.cli.main", "serve", "--port", str(self.port), "--workers", str(workers)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
         wait_until_up(self.base)
         self.samples: list[tuple[float, float]] = []

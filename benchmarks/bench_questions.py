@@ -33,13 +33,13 @@ import shapely  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from benchmarks.loadgen import wait_until_up  # noqa: E402
-from service.database import drop_database, init_database, make_engine, make_sessionmaker, session_scope  # noqa: E402
-from service.embedded import resolve_database_url  # noqa: E402
-from service.geo import ParsedGeometry, location, to_wgs84_geojson  # noqa: E402
-from service.heat import current_raster, heat_overlap  # noqa: E402
-from service.loading import VersionSource, load_defaults, read_vector, write_version  # noqa: E402
-from service.manifest import ManifestLayer, read_manifest  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.core.settings import Settings  # noqa: E402
+from service.loading.manifest import ManifestLayer, read_manifest  # noqa: E402
+from service.loading.pipeline import VersionSource, load_defaults, read_vector, write_version  # noqa: E402
+from service.questions.heat import current_raster, heat_overlap  # noqa: E402
+from service.spatial.geo import ParsedGeometry, location, to_wgs84_geojson  # noqa: E402
+from service.store.database import drop_database, init_database, make_engine, make_sessionmaker, session_scope  # noqa: E402
+from service.store.embedded import resolve_database_url  # noqa: E402
 
 REPEATS = 5
 RESULTS: list[tuple[str, str, str, str, str]] = []
@@ -130,7 +130,7 @@ def bench_heat(session, settings) -> None:  # type: ignore[no-untyped-def]
 
 
 def bench_batch(session, settings) -> None:  # type: ignore[no-untyped-def]
-    from service.batch import batch_frame
+    from service.questions.batch import batch_frame
 
     rnd = np.random.default_rng(5)
     xs, ys = rnd.uniform(228_000, 240_000, 100_000), rnd.uniform(551_000, 563_000, 100_000)
@@ -261,7 +261,7 @@ def bench_server(db_url: str, data_dir: Path) -> None:
 
 PEAK_SCRIPT = """
 import sys, shapely
-from service.heat import RasterRef, polygon_stats
+from service.questions.heat import RasterRef, polygon_stats
 ref = RasterRef(layer="x", version=1, source_name="x", label="indicatief", provenance="x", cell_size_m=10)
 g = shapely.Point(234000, 557000).buffer(600)
 s = polygon_stats(sys.argv[1], [g], area_m2=g.area, threshold_c=1.5, ref=ref)

@@ -1,7 +1,7 @@
 """Our OGC API – Features items and vector tiles against tipg, side by side in one run (issue 6).
 
 A throwaway database gets the default layers plus a synthetic layer of small polygons inside Assen, loaded
-through our own load path (`service.versions.load_file`), so it is a real collection of ours. tipg (the
+through our own load path (`service.loading.versions.load_file`), so it is a real collection of ours. tipg (the
 `bench` extra, installed from PyPI by `make bench`) serves the SAME rows through a view
 `bench_tipg.bench_grid` (the current version of that layer). Both run as their own uvicorn process with one
 worker on loopback, against the same PostGIS; one client (httpx, 8 concurrent connections) sends both the same
@@ -48,7 +48,10 @@ import shapely  # noqa: E402
 from pyproj import Transformer  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from service.database import (  # noqa: E402
+from service.core.settings import Settings  # noqa: E402
+from service.loading.pipeline import load_defaults  # noqa: E402
+from service.loading.versions import load_file  # noqa: E402
+from service.store.database import (  # noqa: E402
     database_name,
     drop_database,
     init_database,
@@ -56,10 +59,7 @@ from service.database import (  # noqa: E402
     make_engine,
     session_scope,
 )
-from service.embedded import resolve_database_url  # noqa: E402
-from service.loading import load_defaults  # noqa: E402
-from service.settings import Settings  # noqa: E402
-from service.versions import load_file  # noqa: E402
+from service.store.embedded import resolve_database_url  # noqa: E402
 
 SLUG = "bench-grid"
 SCHEMA, VIEW = "bench_tipg", "bench_grid"

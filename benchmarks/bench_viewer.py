@@ -20,11 +20,11 @@ import shapely  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from service.api.app import create_app  # noqa: E402
-from service.database import drop_database, init_database, make_engine, session_scope  # noqa: E402
-from service.embedded import resolve_database_url  # noqa: E402
-from service.loading import VersionSource, load_defaults, read_vector, write_version  # noqa: E402
-from service.manifest import read_manifest  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.core.settings import Settings  # noqa: E402
+from service.loading.manifest import read_manifest  # noqa: E402
+from service.loading.pipeline import VersionSource, load_defaults, read_vector, write_version  # noqa: E402
+from service.store.database import drop_database, init_database, make_engine, session_scope  # noqa: E402
+from service.store.embedded import resolve_database_url  # noqa: E402
 
 LIMIT = 2 * 1024 * 1024
 

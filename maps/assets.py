@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from service.errors import ConfigurationError
+    from service.core.errors import ConfigurationError
 except ModuleNotFoundError:  # setup.py loads this file alone to build a wheel, without the service on its path
     ConfigurationError = RuntimeError  # type: ignore[misc,assignment]
 

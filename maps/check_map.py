@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from maps.data import COLOURS
 from maps.overview import CSS, DutchControls, ImageUrlOverlay, basemaps
-from service.check import CheckReport
-from service.dutch import meters, oppervlakte, procent
-from service.geo import to_wgs84_geojson
-from service.settings import Settings, get_settings
+from service.core.dutch import meters, oppervlakte, procent
+from service.core.settings import Settings, get_settings
+from service.questions.check import CheckReport
+from service.spatial.geo import to_wgs84_geojson
 
 LINE_SQL = """
 SELECT ST_AsGeoJSON(ST_Transform(ST_ShortestLine(ST_GeomFromWKB(:wkb, 28992), f.geom), 4326), 7)

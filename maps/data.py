@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.store import label as provenance_label
+from service.store.current import label as provenance_label
 
 # Distinct colours per layer (colour-blind-friendly where it matters: Natura 2000 green, heat red).
 COLOURS = {

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from maps.assets import NODE_MODULES, STATIC_DIR, AssetError, assets_installed
 from maps.overview import overview_map, render, viewer_boot
 from maps.viewer import heat_overlay
-from service.settings import Settings, get_settings
+from service.core.settings import Settings, get_settings
 
 # What a page needs of each package (relative to node_modules), and where it goes under vendor/.
 NEEDED = {

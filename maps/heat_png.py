@@ -12,7 +12,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
-from service.gdalguard import open_stored_raster
+from service.formats.gdalguard import open_stored_raster
 
 # UHI (°C) -> colour; below the first stop fully transparent.
 STOPS = [

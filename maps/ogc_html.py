@@ -1,7 +1,7 @@
 """HTML views of the OGC API pages: landing, conformance, collections, one collection, items and one item.
 
-Each page is a Jinja2 template (service/templates/ogc_*.html on the frame ``ogc_basis.html``) rendered by the
-service's one environment (service.templates: autoescape, so a feature or collection name is text, never
+Each page is a Jinja2 template (service/core/templates/ogc_*.html on the frame ``ogc_basis.html``) rendered by the
+service's one environment (service.core.templates: autoescape, so a feature or collection name is text, never
 markup). The functions here only shape the OGC documents into what the templates show.
 
 Collections, item pages and single items get a small Leaflet map (our npm copy under ``/static/vendor``, no
@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 from maps.overview import basemaps
-from service.settings import Settings, get_settings
-from service.templates import render
+from service.core.settings import Settings, get_settings
+from service.core.templates import render
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 NOTE = "Geometrieën zijn indicatief (handmatig getekend), tenzij een object als officieel is gemarkeerd."

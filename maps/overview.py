@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from maps.assets import render_local
 from maps.data import TILED_MIN_ZOOM, DisplayLayer, display_layers
 from maps.heat_png import legend_stops
-from service.settings import Settings, get_settings
+from service.core.settings import Settings, get_settings
 
 ASSEN = (52.993, 6.560)
 PDOK = "https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/{style}/EPSG:3857/{{z}}/{{x}}/{{y}}.png"

@@ -21,9 +21,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from maps.data import COLOURS
-from service.check import CheckReport
-from service.dutch import getal, meters
-from service.settings import Settings, get_settings
+from service.core.dutch import getal, meters
+from service.core.settings import Settings, get_settings
+from service.questions.check import CheckReport
 
 N2K_COLOUR = "#1b7837"
 FALLBACK_COLOUR = "#ff7f00"

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from maps.assets import ASSETS_DIR
 from maps.heat_png import heat_png
 from maps.overview import basemaps, overview_map, render, viewer_boot
-from service.catalog import list_layers
-from service.heat import current_raster
-from service.settings import Settings, get_settings
-from service.templates import render as render_page
+from service.core.settings import Settings, get_settings
+from service.core.templates import render as render_page
+from service.questions.heat import current_raster
+from service.store.catalog import list_layers
 
 CATEGORIES = {
     "omgevingsvisie": "Omgevingsvisie",

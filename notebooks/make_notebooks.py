@@ -1,9 +1,9 @@
 import nbformat as nbf
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-SETUP = """from service.database import make_engine, make_sessionmaker
-from service.embedded import resolve_database_url
-from service.settings import get_settings
+SETUP = """from service.store.database import make_engine, make_sessionmaker
+from service.store.embedded import resolve_database_url
+from service.core.settings import get_settings
 
 # The database: DATABASE_URL, or the local server, or the private cluster (as `make run` uses).
 settings = get_settings()
@@ -22,7 +22,7 @@ q.cells = [
         "## Het initiatief\n\nEen vlak bij de Baggelhuizerplas, in de Toeristisch Recreatieve Zone "
         "(TRZ), als GeoJSON in WGS84."
     ),
-    new_code_cell("""from service.geo import parse_geojson
+    new_code_cell("""from service.spatial.geo import parse_geojson
 
 initiatief = {
     "type": "Feature",
@@ -34,7 +34,7 @@ parsed = parse_geojson(initiatief)
 print(f"{parsed.geom.area:,.0f} m²")"""),
     new_code_cell("""import pandas as pd
 
-from service.check import check
+from service.questions.check import check
 
 report = check(session, parsed, settings=settings)
 pd.DataFrame([{"gebied": z.name, "laag": z.layer, "overlap (m²)": z.overlap_m2, "overlap (%)": z.overlap_pct,
@@ -66,7 +66,7 @@ l.cells = [
     new_code_cell(SETUP),
     new_code_cell("""import pandas as pd
 
-from service.catalog import layer_versions, list_layers
+from service.store.catalog import layer_versions, list_layers
 
 layers = list_layers(session)
 pd.DataFrame([{"laag": la.slug, "titel": la.title, "soort": la.kind, "versie": la.version,
@@ -89,8 +89,8 @@ l.cells += [
                       "testbestanden; daarna zetten we versie 1 terug. Er wordt nooit iets verwijderd."),
     new_code_cell('''from pathlib import Path
 
-from service.settings import PROJECT_ROOT
-from service.versions import NewLayer, activate, create_layer, load_file
+from service.core.settings import PROJECT_ROOT
+from service.loading.versions import NewLayer, activate, create_layer, load_file
 
 data = PROJECT_ROOT / "tests" / "data"
 slug = "notebook-proef"

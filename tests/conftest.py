@@ -19,10 +19,10 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from service.database import drop_database, init_database, make_engine, make_sessionmaker, session_scope
-from service.embedded import resolve_database_url
-from service.loading import LoadResult, load_defaults
-from service.settings import PROJECT_ROOT, Settings
+from service.core.settings import PROJECT_ROOT, Settings
+from service.loading.pipeline import LoadResult, load_defaults
+from service.store.database import drop_database, init_database, make_engine, make_sessionmaker, session_scope
+from service.store.embedded import resolve_database_url
 
 DATA = Path(__file__).parent / "data"
 # The suite asks the heavy endpoints far more than 60 times a minute: counted, never limited
@@ -84,8 +84,8 @@ def session(engine: Engine, loaded: list[LoadResult]) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def qsettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A database with the default layers plus 'testgebied' (a zone with a hole and a second part)."""
-    from service.loading import VersionSource, read_vector, write_version
-    from service.manifest import ManifestLayer
+    from service.loading.manifest import ManifestLayer
+    from service.loading.pipeline import VersionSource, read_vector, write_version
 
     url = throwaway_url(server_url, prefix="gebiedscheck_test_q")
     init_database(url)
@@ -151,7 +151,7 @@ def qclient(qsettings: Settings):
 @pytest.fixture
 def cli_env(qsettings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The CLI (and notebooks) pointed at the questions database through the environment."""
-    from service.settings import get_settings
+    from service.core.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", str(qsettings.database_url))
     monkeypatch.setenv("GEBIEDSCHECK_DATA_DIR", str(qsettings.data_dir))
@@ -213,7 +213,7 @@ def live_server(app: object) -> Iterator[str]:
 
 def api_key(settings: Settings, name: str = "gis-team") -> str:
     """A new API key (role beheer) in ``settings``' database; the secret."""
-    from service.access import create_key
+    from service.store.access import create_key
 
     engine = make_engine(settings)
     with make_sessionmaker(engine)() as s, s.begin():

@@ -10,11 +10,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from service.access import create_key, revoke_key
 from service.api.app import create_app
-from service.cli import app
-from service.database import make_engine, make_sessionmaker
-from service.settings import Settings, get_settings
+from service.cli.main import app
+from service.core.settings import Settings, get_settings
+from service.store.access import create_key, revoke_key
+from service.store.database import make_engine, make_sessionmaker
 from tests.conftest import DATA, defaults_database
 
 
@@ -180,7 +180,7 @@ def test_read_only_role_reads_but_cannot_write(asettings, keys) -> None:
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from service.database import libpq_url
+    from service.store.database import libpq_url
 
     role = f"gebiedscheck_test_lezer_{uuid.uuid4().hex[:8]}"
     url = str(asettings.database_url)

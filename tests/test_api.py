@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api.app import create_app
-from service.database import HEAD_REVISION
-from service.settings import Settings
+from service.core.settings import Settings
+from service.store.database import HEAD_REVISION
 
 
 @pytest.fixture(scope="module")

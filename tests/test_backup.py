@@ -16,10 +16,13 @@ import pytest
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from service.access import audit, create_key
-from service.backup import BackupError, backup_database, find_pg_tool, restore_database, server_major
-from service.cli import app
-from service.database import (
+from service.cli.main import app
+from service.core.errors import ConfigurationError
+from service.core.settings import Settings, get_settings
+from service.loading.versions import activate, load_file
+from service.store.access import audit, create_key
+from service.store.backup import BackupError, backup_database, find_pg_tool, server_major
+from service.store.database import (
     HEAD_REVISION,
     create_database,
     drop_database,
@@ -30,9 +33,7 @@ from service.database import (
     make_sessionmaker,
     migrate,
 )
-from service.errors import ConfigurationError
-from service.settings import Settings, get_settings
-from service.versions import activate, load_file
+from service.store.restore import restore_database
 from tests.conftest import DATA, defaults_database, throwaway_url
 
 runner = CliRunner()
@@ -200,7 +201,7 @@ def test_restore_into_a_database_with_data_is_refused(
 
     # Data that arrives while a restore runs is seen at the swap (the target closed, one session left): refused,
     # and the target is open to connections again.
-    from service.backup import TargetNotEmpty, _swap
+    from service.store.restore import TargetNotEmpty, _swap
 
     temp = f"{dbname(src)}_herstel_test"
     with psycopg.connect(libpq_url(src, database="postgres"), autocommit=True) as admin:

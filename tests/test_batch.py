@@ -9,7 +9,7 @@ import geopandas as gpd
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
+from service.cli.main import app
 
 runner = CliRunner()
 POINTS = [("Havenkade", 53.0000, 6.5690), ("Baggelhuizerplas", 52.9720, 6.5400), ("Witterveld", 52.9600, 6.4870)]

@@ -14,8 +14,7 @@ import shapely
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from service.database import libpq_url, make_engine, make_sessionmaker
-from service.errors import (
+from service.core.errors import (
     GeometryTooComplex,
     InvalidInput,
     QueryTimeout,
@@ -23,7 +22,8 @@ from service.errors import (
     is_geos_interruption,
     status_for,
 )
-from service.validation import BATCH_SIZE, validate_many, validate_polygonal
+from service.spatial.validation import BATCH_SIZE, validate_many, validate_polygonal
+from service.store.database import libpq_url, make_engine, make_sessionmaker
 
 CX, CY = 233_000.0, 557_000.0  # Assen, RD New
 BUDGET_S = 5.0  # settings.validation_timeout_ms by default
@@ -137,7 +137,7 @@ def test_validate_many_names_the_star(qsession, big_star) -> None:
 
 def test_validate_many_retries_a_slow_batch_one_by_one(qsession, big_star) -> None:
     """Not sized apart (a big budget per vertex): the batch runs out, then the star alone is named."""
-    from service.settings import Settings
+    from service.core.settings import Settings
 
     settings = Settings(_env_file=None, validation_timeout_ms=1_500, max_vertices=10_000_000)
     wkbs = [shapely.to_wkb(g) for g in (SQUARE, big_star, BOWTIE)]
@@ -248,8 +248,8 @@ def locked(qsettings):
     ],
 )
 def test_cli_statement_timeout_is_one_dutch_line(cli_env, monkeypatch, locked, args: list[str]) -> None:
-    from service.cli import app
-    from service.settings import get_settings
+    from service.cli.main import app
+    from service.core.settings import get_settings
 
     monkeypatch.setenv("GEBIEDSCHECK_STATEMENT_TIMEOUT_MS", "300")
     get_settings.cache_clear()
@@ -266,8 +266,8 @@ def test_cli_statement_timeout_is_one_dutch_line(cli_env, monkeypatch, locked, a
 
 
 def test_cli_lost_database_is_one_dutch_line(monkeypatch) -> None:
-    from service.cli import app
-    from service.settings import get_settings
+    from service.cli.main import app
+    from service.core.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nothing")
     get_settings.cache_clear()

@@ -6,8 +6,8 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from service.geo import parse_geojson
-from service.settings import PROJECT_ROOT
+from service.core.settings import PROJECT_ROOT
+from service.spatial.geo import parse_geojson
 
 
 def feature(coords, name: str = "Test", kind: str = "wonen", gtype: str = "Polygon") -> dict:

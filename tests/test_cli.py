@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
-from service.database import drop_database
-from service.settings import PROJECT_ROOT, get_settings
+from service.cli.main import app
+from service.core.settings import PROJECT_ROOT, get_settings
+from service.store.database import drop_database
 from tests.conftest import throwaway_url
 
 runner = CliRunner()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from service.settings import PROJECT_ROOT
+from service.core.settings import PROJECT_ROOT
 
 
 def test_compose_structure() -> None:

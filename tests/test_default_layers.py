@@ -7,10 +7,10 @@ from pyproj import Transformer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.database import session_scope
-from service.loading import load_defaults
-from service.manifest import read_manifest
-from service.settings import PROJECT_ROOT
+from service.core.settings import PROJECT_ROOT
+from service.loading.manifest import read_manifest
+from service.loading.pipeline import load_defaults
+from service.store.database import session_scope
 
 MANIFEST = read_manifest(PROJECT_ROOT / "layers")
 VECTOR = [layer for layer in MANIFEST.layers if layer.kind == "vector"]

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from service.database import init_database
-from service.embedded import cluster_dir, find_pg_bin, resolve_database_url, start_private_cluster, stop_private_cluster
-from service.errors import ConfigurationError
-from service.settings import Settings
+from service.core.errors import ConfigurationError
+from service.core.settings import Settings
+from service.store.database import init_database
+from service.store.embedded import (
+    cluster_dir,
+    find_pg_bin,
+    resolve_database_url,
+    start_private_cluster,
+    stop_private_cluster,
+)
 
 
 def free_port() -> int:
@@ -46,7 +52,7 @@ def test_explicit_database_url_wins(tmp_path) -> None:
 
 
 def test_no_binaries_names_the_ways_out(tmp_path, monkeypatch) -> None:
-    import service.embedded as embedded
+    import service.store.embedded as embedded
 
     monkeypatch.setattr(embedded, "find_pg_bin", lambda settings: None)
     with pytest.raises(ConfigurationError) as info:

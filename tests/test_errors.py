@@ -1,6 +1,6 @@
 """The exception hierarchy maps to HTTP statuses (no database needed)."""
 
-from service.errors import (
+from service.core.errors import (
     DatabaseUnavailable,
     GebiedscheckError,
     InvalidInput,
@@ -35,9 +35,9 @@ def test_missing_data_and_cancelled_loads_are_named(session, settings, tmp_path)
     import pytest
     from sqlalchemy import text
 
-    from service.access import create_key
-    from service.errors import DataMissing, LoadCancelled
-    from service.heat import current_raster
+    from service.core.errors import DataMissing, LoadCancelled
+    from service.questions.heat import current_raster
+    from service.store.access import create_key
 
     assert status_for(DataMissing("x")) == 503 and status_for(LoadCancelled("x")) == 503
     with pytest.raises(InvalidInput, match="unknown role 'admin'"):

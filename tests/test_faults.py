@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from service.api.app import create_app
-from service.database import init_database, make_engine, session_scope
-from service.embedded import cluster_dir, find_pg_bin, start_private_cluster, stop_private_cluster
-from service.loading import load_defaults
-from service.settings import PROJECT_ROOT, Settings
+from service.core.settings import PROJECT_ROOT, Settings
+from service.loading.pipeline import load_defaults
+from service.store.database import init_database, make_engine, session_scope
+from service.store.embedded import cluster_dir, find_pg_bin, start_private_cluster, stop_private_cluster
 from tests.conftest import live_server
 from tests.test_embedded import free_port
 

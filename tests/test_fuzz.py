@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from service.api.app import create_app
-from service.settings import Settings
+from service.core.settings import Settings
 from tests.conftest import api_key
 
 BASE_URL = f"http://{asgi.HOST}"

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from service.errors import InvalidInput, TooLarge
-from service.geo import location, parse_feature_collection, parse_geojson
-from service.zones import band_for
+from service.core.errors import InvalidInput, TooLarge
+from service.questions.zones import band_for
+from service.spatial.geo import location, parse_feature_collection, parse_geojson
 
 SQUARE = [[6.56, 52.99], [6.57, 52.99], [6.57, 53.0], [6.56, 53.0], [6.56, 52.99]]
 

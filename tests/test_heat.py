@@ -10,9 +10,9 @@ from affine import Affine
 from exactextract import exact_extract
 from sqlalchemy import text
 
-from service.geo import location, parse_geojson
-from service.heat import coverage_fractions, heat_at, heat_of_feature, heat_overlap, heat_zones
-from service.settings import PROJECT_ROOT
+from service.core.settings import PROJECT_ROOT
+from service.questions.heat import coverage_fractions, heat_at, heat_of_feature, heat_overlap, heat_zones
+from service.spatial.geo import location, parse_geojson
 
 RASTER = PROJECT_ROOT / "layers" / "raster" / "hitte-eiland.tif"
 

@@ -27,9 +27,9 @@ from sqlalchemy import text
 
 from service.api.app import create_app
 from service.api.middleware import GuardedHttpToolsProtocol
-from service.database import make_engine
-from service.logs import log_config
-from service.settings import Settings
+from service.core.logs import log_config
+from service.core.settings import Settings
+from service.store.database import make_engine
 from tests.conftest import api_key, defaults_database, live_server
 
 LIMIT = 1_000_000
@@ -399,8 +399,8 @@ def test_serve_passes_the_connection_limits_to_uvicorn(hsettings: Settings, monk
     import uvicorn
     from typer.testing import CliRunner
 
-    from service.cli import app
-    from service.settings import get_settings
+    from service.cli.main import app
+    from service.core.settings import get_settings
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))

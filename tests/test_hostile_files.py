@@ -20,10 +20,10 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from service.api.app import create_app
-from service.cli import app as cli
-from service.database import make_engine, make_sessionmaker
-from service.safeopen import ALLOWED_DRIVERS, harden
-from service.settings import Settings, get_settings
+from service.cli.main import app as cli
+from service.core.settings import Settings, get_settings
+from service.formats.safeopen import ALLOWED_DRIVERS, harden
+from service.store.database import make_engine, make_sessionmaker
 from tests.conftest import api_key, defaults_database
 from tests.data import make_hostile
 
@@ -223,7 +223,7 @@ def test_h2_raster_work_is_windowed(tmp_path, hsettings) -> None:
     import rasterio
     from rasterio.transform import from_origin
 
-    from service.rasterload import prepare_raster_file, write_hotspots
+    from service.loading.rasterload import prepare_raster_file, write_hotspots
 
     src = tmp_path / "groot.tif"
     size = 6000
@@ -264,8 +264,8 @@ def test_h2_raster_work_is_windowed(tmp_path, hsettings) -> None:
 
 
 def test_h2_a_load_can_be_cancelled(tmp_path, hsettings) -> None:
-    from service.errors import LoadCancelled
-    from service.rasterload import prepare_raster_file
+    from service.core.errors import LoadCancelled
+    from service.loading.rasterload import prepare_raster_file
 
     work = tmp_path / "w"
     work.mkdir()
@@ -417,7 +417,7 @@ def test_h2_sigterm_stops_a_running_load_and_nothing_is_written(hsettings, key, 
         "GEBIEDSCHECK_GRACEFUL_SHUTDOWN_S": "2",
         "GEBIEDSCHECK_LOG_LEVEL": "warning",
     }
-    cmd = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "service.cli.main", "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     before = state(hsettings)
     answers: list[object] = []
@@ -460,7 +460,7 @@ def test_a_stored_raster_is_opened_as_a_geotiff_only(tmp_path, hostile) -> None:
     """Rasters of our own store are read through the same guard: a VRT in their place is not followed."""
     import rasterio
 
-    from service.gdalguard import open_stored_raster
+    from service.formats.gdalguard import open_stored_raster
 
     fake = tmp_path / f"{'a' * 64}.tif"
     fake.write_bytes(hostile["vrt_environ.tif"].read_bytes())

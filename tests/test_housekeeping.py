@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from service.housekeeping import MIN_AGE_S, clean_leftovers
+from service.store.housekeeping import MIN_AGE_S, clean_leftovers
 
 OLD = time.time() - 2 * MIN_AGE_S  # older than the minimum age
 
@@ -57,7 +57,7 @@ def test_rasters_loaded_stay_orphans_go(session, settings, tmp_path, caplog) -> 
     link = store / f"{'9' * 64}.tif"
     link.symlink_to(outside)
 
-    with caplog.at_level(logging.INFO, logger="service.housekeeping"):
+    with caplog.at_level(logging.INFO, logger="service.store.housekeeping"):
         report = clean_leftovers(session, settings=settings, temp_dir=tmp_path / "tmp-leeg")
 
     assert report.removed_rasters == [orphan] and report.removed_parts == [part]
@@ -102,7 +102,7 @@ def test_temp_dirs_old_go_fresh_and_foreign_stay(session, settings, tmp_path, mo
     plain_file = make(tmp / "gebiedscheck-raster-file")
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))  # the default: tempfile.gettempdir()
-    with caplog.at_level(logging.INFO, logger="service.housekeeping"):
+    with caplog.at_level(logging.INFO, logger="service.store.housekeeping"):
         report = clean_leftovers(session, settings=settings)
 
     assert sorted(report.removed_temp_dirs) == sorted([killed, stage])
@@ -138,7 +138,7 @@ def test_the_service_cleans_up_when_it_starts(settings, loaded, tmp_path, monkey
     make(upload / "plan.gpkg", 2048)
     age(upload)
     orphan = make(settings.raster_store / f"{'7' * 64}.tif", 4096)
-    with caplog.at_level(logging.INFO, logger="service.housekeeping"), TestClient(create_app(settings)) as client:
+    with caplog.at_level(logging.INFO, logger="service.store.housekeeping"), TestClient(create_app(settings)) as client:
         assert client.get("/health").status_code == 200
     assert not upload.exists() and not orphan.exists()
     assert all(path.is_file() for path in settings.raster_store.glob("*.tif"))  # the loaded rasters stay

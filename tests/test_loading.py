@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from service.database import drop_database, init_database, make_engine, session_scope
-from service.errors import LayerLoadError, ManifestError
-from service.loading import load_defaults, read_vector
-from service.settings import Settings
+from service.core.errors import LayerLoadError, ManifestError
+from service.core.settings import Settings
+from service.loading.pipeline import load_defaults, read_vector
+from service.store.database import drop_database, init_database, make_engine, session_scope
 from tests.conftest import DATA, throwaway_url
 
 MANIFEST_HEAD = 'omgevingsvisie = "test"\nomgevingsvisie_in_werking = "2026-02-26"\n'
@@ -155,7 +155,7 @@ def test_manifest_errors(store) -> None:
 
 def test_validation_reports_reason_and_location(session) -> None:
     """Validity is decided by PostGIS (the same check and repair as a request's geometry)."""
-    from service.vectorload import validate_prepared
+    from service.loading.vectorload import validate_prepared
 
     prepared = read_vector(DATA / "bowtie.gpkg")
     with pytest.raises(LayerLoadError) as info:
@@ -167,8 +167,8 @@ def test_validation_reports_reason_and_location(session) -> None:
 
 def test_a_load_has_its_own_statement_timeout(session, settings) -> None:
     """Questions stop after 30 s; a load's statements may take 10 minutes, in its own transaction only."""
-    from service.loading import VersionSource, prepare, write_version
-    from service.manifest import read_manifest
+    from service.loading.manifest import read_manifest
+    from service.loading.pipeline import VersionSource, prepare, write_version
 
     spec = next(x for x in read_manifest(settings.layers_dir).layers if x.slug == "havenkwartier")
     assert session.execute(text("SHOW statement_timeout")).scalar_one() == "30s"

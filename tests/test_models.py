@@ -14,10 +14,10 @@ from sqlalchemy import CheckConstraint, Connection, create_engine, inspect, sele
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from service.access import audit, authenticate, create_key, list_keys, revoke_key
-from service.database import alembic_config, make_sessionmaker, sqlalchemy_url
-from service.errors import NotFound, Unauthorized
-from service.models import COMPARE_OPTIONS, POSTGIS_TABLES, ApiKeyRow, AuditEntry, Base, Feature, Layer
+from service.core.errors import NotFound, Unauthorized
+from service.store.access import audit, authenticate, create_key, list_keys, revoke_key
+from service.store.database import alembic_config, make_sessionmaker, sqlalchemy_url
+from service.store.models import COMPARE_OPTIONS, POSTGIS_TABLES, ApiKeyRow, AuditEntry, Base, Feature, Layer
 
 
 def test_models_match_migrated_schema(engine, loaded) -> None:
@@ -111,7 +111,7 @@ def test_partial_index_predicates_match(engine) -> None:
 
 
 def test_keys_and_audit_go_through_the_models(engine) -> None:
-    """service.access writes and reads keys and audit lines with the models (in a transaction rolled back)."""
+    """service.store.access writes and reads keys and audit lines with the models (in a transaction rolled back)."""
     with make_sessionmaker(engine)() as s, s.begin() as transaction:
         key, secret = create_key(s, name="modeltest")
         assert key.created_at is not None and key.revoked_at is None and secret.startswith(key.key_prefix)

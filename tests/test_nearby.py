@@ -16,14 +16,14 @@ import shapely
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from service.batch import _load_temp, batch_frame
-from service.cli import app
-from service.cli_common import nl
-from service.geo import location, parse_feature_collection, parse_geojson, rd_to_wgs84
-from service.manifest import read_manifest
-from service.settings import PROJECT_ROOT
-from service.vectorload import slugify
-from service.zones import CONTEXT_SQL, zones_at
+from service.cli.common import nl
+from service.cli.main import app
+from service.core.settings import PROJECT_ROOT
+from service.loading.manifest import read_manifest
+from service.loading.vectorload import slugify
+from service.questions.batch import _load_temp, batch_frame
+from service.questions.zones import CONTEXT_SQL, zones_at
+from service.spatial.geo import location, parse_feature_collection, parse_geojson, rd_to_wgs84
 from tests.conftest import DATA
 
 runner = CliRunner()

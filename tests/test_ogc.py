@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from service.api.app import create_app
-from service.features import CRS84, EPSG
+from service.ogc.features import CRS84, EPSG
 from tests.conftest import live_server
 
 

@@ -1,4 +1,4 @@
-"""A plan from a file (service/planfile.py) and POST /check/file, with real files made here: GeoJSON (WGS84),
+"""A plan from a file (service/questions/planfile.py) and POST /check/file, with real files made here: GeoJSON (WGS84),
 GeoPackage (RD), a zipped Shapefile, DXF drawings written by hand, and hostile ones."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from service.api.app import create_app
-from service.errors import InvalidInput, LayerLoadError, TooLarge
-from service.planfile import plan_geometry, read_plan
+from service.core.errors import InvalidInput, LayerLoadError, TooLarge
+from service.questions.planfile import plan_geometry, read_plan
 
 # Inside the Havenkwartier (layers/vector/havenkwartier.gpkg spans lon 6.565-6.575, lat 52.9955-53.004).
 LON, LAT, D = 6.5699, 52.9996, 0.0008

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
-from service.errors import InvalidInput, TooLarge, status_for
-from service.geo import (
+from service.core.errors import InvalidInput, TooLarge, status_for
+from service.spatial.geo import (
     RD,
     RD_AREA_WGS84,
     RD_BOUNDS,

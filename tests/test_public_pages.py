@@ -24,14 +24,14 @@ from sqlalchemy import text
 from maps.assets import assets_installed, external_urls
 from maps.data import LayerSize, plan_layers
 from service.api.app import create_app
-from service.database import make_engine, make_sessionmaker, session_scope
-from service.errors import ServiceBusy
-from service.heat import heat_of_feature
-from service.loading import VersionSource, write_version
-from service.manifest import ManifestLayer
-from service.settings import Settings
-from service.vectorload import PreparedFeature, PreparedVector
-from service.zonetable import ZoneTableCache, zone_page
+from service.core.errors import ServiceBusy
+from service.core.settings import Settings
+from service.loading.manifest import ManifestLayer
+from service.loading.pipeline import VersionSource, write_version
+from service.loading.vectorload import PreparedFeature, PreparedVector
+from service.questions.heat import heat_of_feature
+from service.questions.zonetable import ZoneTableCache, zone_page
+from service.store.database import make_engine, make_sessionmaker, session_scope
 from tests.conftest import defaults_database, live_server
 
 N = 50_000
@@ -145,7 +145,7 @@ def test_kaart_with_only_the_default_layers_embeds_every_one(settings: Settings,
 
 
 def test_chromium_draws_the_big_layer_from_tiles_and_clicks_still_answer(big: Settings, browser) -> None:
-    from service.geo import rd_to_wgs84
+    from service.spatial.geo import rd_to_wgs84
     from tests.test_viewer import Page
 
     where = rd_to_wgs84(230_010, 553_010)  # the middle of square v00000

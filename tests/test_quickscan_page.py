@@ -116,7 +116,7 @@ def test_draw_a_polygon_with_the_mouse_and_see_the_answer(server: str, browser: 
         area = report["initiative"]["area_m2"]
         assert 15_000 < area < 30_000  # 0.0018° x 0.0012° at 53° N: about 121 m x 134 m
         hectares = f"{area / 10_000:.2f}".replace(".", ",")
-        assert f"{hectares} ha" in words  # Dutch notation, as service/dutch.py writes it
+        assert f"{hectares} ha" in words  # Dutch notation, as service/core/dutch.py writes it
         p.page.wait_for_function("() => window.quickscan.zoneLayers() > 0", timeout=10000)  # zones on the map
         assert p.page.evaluate("() => window.quickscan.naturaLine()") is True
         p.page.screenshot(path=str(ARTIFACTS / "quickscan-getekend.png"))

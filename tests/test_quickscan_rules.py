@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 from shapely.geometry import Point, box
 from sqlalchemy.engine import Engine
 
-from service.batch import check_batch
-from service.check import check
-from service.database import make_sessionmaker
-from service.geo import ParsedGeometry
-from service.settings import PROJECT_ROOT
+from service.core.settings import PROJECT_ROOT
+from service.questions.batch import check_batch
+from service.questions.check import check
+from service.spatial.geo import ParsedGeometry
+from service.store.database import make_sessionmaker
 
 WARNING_ORDER = ["crosses_boundary", "near_edge", "outside_municipality", "in_natura2000"]
 PROFILES = {"default": 300, "thorough": 3000}

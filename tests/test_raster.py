@@ -10,7 +10,7 @@ from rasterio.mask import mask
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.settings import PROJECT_ROOT
+from service.core.settings import PROJECT_ROOT
 
 RASTER = PROJECT_ROOT / "layers" / "raster" / "hitte-eiland.tif"
 

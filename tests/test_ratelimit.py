@@ -78,7 +78,7 @@ def test_serve_with_two_workers(qsettings, clear_counters) -> None:
         "GEBIEDSCHECK_RATE_LIMIT_PER_MINUTE": "5",
         "GEBIEDSCHECK_LOG_LEVEL": "warning",
     }
-    cli = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"]
+    cli = [sys.executable, "-m", "service.cli.main", "serve", "--port", str(port), "--workers", "2"]
     proc = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from service import dutch
-from service.check import CheckReport
-from service.errorpage import wants_html
-from service.report import render_check_html
+from service.core import dutch
+from service.core.errorpage import wants_html
+from service.questions.check import CheckReport
+from service.questions.report import render_check_html
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 # From the binnenstad eastwards into the Havenkwartier / Stadsbedrijvenpark (as tests/test_check.py).
@@ -38,7 +38,7 @@ def pdf_text(pdf: Path) -> str:
     return " ".join(out.stdout.decode("utf-8").split())
 
 
-# --- Dutch notation (service.dutch) ------------------------------------------------------------------------------
+# --- Dutch notation (service.core.dutch) ------------------------------------------------------------------------------
 
 
 def test_dutch_numbers() -> None:
@@ -187,7 +187,7 @@ def test_static_map_drawing() -> None:
 
 
 def test_pdf_fetches_nothing_but_data_uris() -> None:
-    from service.pdf import html_to_pdf
+    from service.questions.pdf import html_to_pdf
 
     pixel = (
         "data:image/png;base64,"

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from service.api.app import create_app
-from service.logs import RequestIdFilter
+from service.core.logs import RequestIdFilter
 
 
 @pytest.fixture(scope="module")

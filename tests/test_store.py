@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from service.database import HEAD_REVISION, database_state, drop_database, init_database, libpq_url, make_engine
-from service.settings import Settings
+from service.core.settings import Settings
+from service.store.database import HEAD_REVISION, database_state, drop_database, init_database, libpq_url, make_engine
 from tests.conftest import throwaway_url
 
 
@@ -79,11 +79,11 @@ def test_database_state_of_empty_store(empty_db: str) -> None:
 
 
 def test_url_forms() -> None:
-    from service.database import sqlalchemy_url
+    from service.store.database import sqlalchemy_url
 
     assert sqlalchemy_url("postgresql://postgres@127.0.0.1:5432/db").startswith("postgresql+psycopg://")
     assert sqlalchemy_url("postgres://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
-    from service.errors import ConfigurationError
+    from service.core.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="postgresql://"):
         sqlalchemy_url("mysql://root@localhost/db")
@@ -112,20 +112,20 @@ def test_postgis_index_used_for_intersects(empty_db: str) -> None:
 def test_head_revision_constant_matches_migrations() -> None:
     from alembic.script import ScriptDirectory
 
-    from service.database import alembic_config
+    from service.store.database import alembic_config
 
     script = ScriptDirectory.from_config(alembic_config("postgresql://x@localhost/x"))
     assert script.get_current_head() == HEAD_REVISION
 
 
-# --- The versions in force (migration 0008, service.store) ---------------------------------------------------
+# --- The versions in force (migration 0008, service.store.current) ---------------------------------------------------
 
 
 @pytest.fixture
 def history(empty_db: str):
     """Layer 'x' with version 1 (no provenance of its own: the layer's applies), current from 60 days ago, and
     version 2 (its own official provenance), current from 20 days ago; layer 'leeg' without a version."""
-    from service.database import make_sessionmaker
+    from service.store.database import make_sessionmaker
 
     init_database(empty_db)
     with psycopg.connect(libpq_url(empty_db)) as conn:
@@ -164,8 +164,8 @@ def _days_ago(days: int):
 
 
 def test_current_version_and_as_of(history) -> None:
-    from service.store import version_in_force
-    from service.timetravel import set_as_of
+    from service.store.current import version_in_force
+    from service.store.timetravel import set_as_of
 
     session, (v1, v2) = history
     now = version_in_force(session, "x")
@@ -183,8 +183,8 @@ def test_current_version_and_as_of(history) -> None:
 
 
 def test_rollback_changes_the_version_in_force_but_not_the_past(history) -> None:
-    from service.store import version_in_force
-    from service.timetravel import set_as_of
+    from service.store.current import version_in_force
+    from service.store.timetravel import set_as_of
 
     session, (v1, v2) = history
     session.execute(text("UPDATE layers SET current_version_id = :v WHERE slug = 'x'"), {"v": v1})
@@ -198,8 +198,8 @@ def test_rollback_changes_the_version_in_force_but_not_the_past(history) -> None
 
 
 def test_layer_without_a_version(history) -> None:
-    from service.errors import NotFound
-    from service.store import is_loaded, require_version, version_in_force
+    from service.core.errors import NotFound
+    from service.store.current import is_loaded, require_version, version_in_force
 
     session, (_, v2) = history
     assert version_in_force(session, "leeg") is None
@@ -215,8 +215,8 @@ def test_layer_without_a_version(history) -> None:
 
 
 def test_provenance_falls_back_to_the_layer(history) -> None:
-    from service.store import SourceRef, version_in_force
-    from service.timetravel import set_as_of
+    from service.store.current import SourceRef, version_in_force
+    from service.store.timetravel import set_as_of
 
     session, _ = history
     own = version_in_force(session, "x")
@@ -257,9 +257,9 @@ def test_spatial_joins_on_the_view_skip_layer_versions(empty_db: str) -> None:
 
 
 def test_the_questions_cite_the_version_in_force(qsession) -> None:
-    from service.geo import location
-    from service.store import version_in_force
-    from service.zones import NATURA2000, natura2000_distance
+    from service.questions.zones import NATURA2000, natura2000_distance
+    from service.spatial.geo import location
+    from service.store.current import version_in_force
 
     version = version_in_force(qsession, NATURA2000)
     assert version is not None

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, text
 from maps import ogc_html
 from maps.assets import AssetError, render_local
 from service.api.deps import TransactionDep
-from service.database import make_sessionmaker
-from service.errors import ConfigurationError, GebiedscheckError, status_for
-from service.templates import ENV, render
+from service.core.errors import ConfigurationError, GebiedscheckError, status_for
+from service.core.templates import ENV, render
+from service.store.database import make_sessionmaker
 
 EVIL = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"

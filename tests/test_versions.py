@@ -11,13 +11,13 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from service.api.app import create_app
-from service.cli import app
-from service.database import make_engine, make_sessionmaker
-from service.errors import InvalidInput, LayerLoadError, NotFound
-from service.geo import location
-from service.settings import PROJECT_ROOT, Settings, get_settings
-from service.versions import DiffReport, activate, load_file
-from service.zones import natura2000_distance, zones_at
+from service.cli.main import app
+from service.core.errors import InvalidInput, LayerLoadError, NotFound
+from service.core.settings import PROJECT_ROOT, Settings, get_settings
+from service.loading.versions import DiffReport, activate, load_file
+from service.questions.zones import natura2000_distance, zones_at
+from service.spatial.geo import location
+from service.store.database import make_engine, make_sessionmaker
 from tests.conftest import DATA, defaults_database
 
 
@@ -257,7 +257,7 @@ def test_gio_with_doctype_is_refused(vsettings, vengine) -> None:
 def test_geotiff_reprojected_new_raster_version_and_rollback(vsettings, vengine) -> None:
     import rasterio
 
-    from service.heat import heat_at, heat_of_feature
+    from service.questions.heat import heat_at, heat_of_feature
 
     loc = location(lat=53.0, lon=6.569)
     Session = make_sessionmaker(vengine)
@@ -301,7 +301,7 @@ def test_geotiff_reprojected_new_raster_version_and_rollback(vsettings, vengine)
 def test_concurrent_loads_take_turns(vsettings, vengine) -> None:
     import threading
 
-    from service.versions import NewLayer, create_layer
+    from service.loading.versions import NewLayer, create_layer
 
     Session = make_sessionmaker(vengine)
     with Session() as s, s.begin():
@@ -338,9 +338,9 @@ def test_concurrent_loads_take_turns(vsettings, vengine) -> None:
 KILLED = """
 import sys, time
 from pathlib import Path
-from service.database import make_engine, make_sessionmaker
-from service.settings import Settings
-from service.versions import load_file
+from service.store.database import make_engine, make_sessionmaker
+from service.core.settings import Settings
+from service.loading.versions import load_file
 settings = Settings(_env_file=None, database_url=sys.argv[1], data_dir=Path(sys.argv[2]))
 session = make_sessionmaker(make_engine(settings))()
 load_file(session, Path(sys.argv[3]), slug="binnenstad", settings=settings)  # written, not committed
@@ -430,7 +430,7 @@ def test_as_of_answers_with_the_versions_current_then(vsettings, vengine) -> Non
 
 
 def test_repair_records_each_area_change(vsettings, vengine) -> None:
-    from service.versions import NewLayer, create_layer
+    from service.loading.versions import NewLayer, create_layer
 
     Session = make_sessionmaker(vengine)
     with Session() as s, s.begin():

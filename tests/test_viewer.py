@@ -97,7 +97,7 @@ def test_url_state(server: str, browser) -> None:
 
 
 def test_markup_in_names_stays_text(server: str, browser) -> None:
-    from service.geo import rd_to_wgs84
+    from service.spatial.geo import rd_to_wgs84
 
     # The feature '<img src=x onerror=alert(1)>' of the test layer lies at RD 238000..238300, 561000..561300.
     where = rd_to_wgs84(238150, 561150)
@@ -160,8 +160,8 @@ def test_viewer_on_a_phone(server: str, browser) -> None:
 def test_overview_map_file(cli_env, browser, tmp_path) -> None:
     from typer.testing import CliRunner
 
-    from service.cli import app
-    from service.geo import rd_to_wgs84
+    from service.cli.main import app
+    from service.spatial.geo import rd_to_wgs84
 
     out = tmp_path / "overzicht.html"
     r = CliRunner().invoke(app, ["map", "--out", str(out)])
@@ -196,7 +196,7 @@ def test_overview_map_file(cli_env, browser, tmp_path) -> None:
 def test_static_export_calls_the_api(cli_env, server: str, browser, tmp_path) -> None:
     from typer.testing import CliRunner
 
-    from service.cli import app
+    from service.cli.main import app
 
     r = CliRunner().invoke(app, ["maps", "export", str(tmp_path / "viewer"), "--api", server])
     assert r.exit_code == 0, r.output
@@ -270,7 +270,7 @@ def test_cli_check_map(cli_env, tmp_path) -> None:
 
     from typer.testing import CliRunner
 
-    from service.cli import app
+    from service.cli.main import app
 
     src = tmp_path / "plan.geojson"
     src.write_text(

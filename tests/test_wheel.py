@@ -41,12 +41,12 @@ NEEDED = [
     "maps/static/viewer.js",
     "maps/static/ogc.css",
     "maps/assets/package.json",
-    "service/templates/rapport.html",
-    "service/templates/fout.html",
-    "service/templates/kaart_basis.html",
-    "service/migrations/env.py",
-    "service/migrations/script.py.mako",
-    "service/migrations/versions/0001_layer_store.py",
+    "service/core/templates/rapport.html",
+    "service/core/templates/fout.html",
+    "service/core/templates/kaart_basis.html",
+    "service/store/migrations/env.py",
+    "service/store/migrations/script.py.mako",
+    "service/store/migrations/versions/0001_layer_store.py",
 ]
 JUNK = re.compile(r"(^|/)(readme[^/]*|[^/]*\.map|[^/]*\.d\.ts|package\.json|tests?|__tests__|src|scss|less)(/|$)", re.I)
 
@@ -107,7 +107,7 @@ def test_installed_wheel_finds_its_own_assets(installed: Path, tmp_path: Path) -
 
 @pytest.fixture(scope="module")
 def served(installed: Path, qsettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m service.cli serve` from the installed wheel, cwd outside the repository."""
+    """`python -m service.cli.main serve` from the installed wheel, cwd outside the repository."""
     cwd = tmp_path_factory.mktemp("cwd")
     env = _env(
         installed,
@@ -117,11 +117,11 @@ def served(installed: Path, qsettings, tmp_path_factory: pytest.TempPathFactory)
     )
     # The migrations come with the wheel: `db init` against the (already current) database finds its head.
     init = subprocess.run(
-        [sys.executable, "-m", "service.cli", "db", "init"], env=env, cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-m", "service.cli.main", "db", "init"], env=env, cwd=cwd, capture_output=True, text=True
     )
     assert init.returncode == 0, init.stdout + init.stderr
     port = free_port()
-    cli = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    cli = [sys.executable, "-m", "service.cli.main", "serve", "--port", str(port)]
     proc = subprocess.Popen(
         cli, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

@@ -9,11 +9,11 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from service.geo import location
-from service.manifest import read_manifest
-from service.settings import PROJECT_ROOT
-from service.vectorload import slugify
-from service.zones import NEAREST_SQL, natura2000_distance, zones_at
+from service.core.settings import PROJECT_ROOT
+from service.loading.manifest import read_manifest
+from service.loading.vectorload import slugify
+from service.questions.zones import NEAREST_SQL, natura2000_distance, zones_at
+from service.spatial.geo import location
 from tests.conftest import DATA
 
 MANIFEST = read_manifest(PROJECT_ROOT / "layers")

@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -29,14 +30,16 @@ from service.api import (
     routes_ogc,
     routes_questions,
     routes_quickscan,
+    routes_tiles,
 )
 from service.api.middleware import RequestContextMiddleware, tile_origins
-from service.database import make_engine, make_sessionmaker
-from service.errorpage import error_html, wants_html
-from service.errors import DatabaseUnavailable, GebiedscheckError, TooManyRequests, from_database_error, status_for
-from service.housekeeping import clean_leftovers
-from service.safeopen import harden
-from service.settings import Settings, get_settings
+from service.api.openapi30 import downgrade
+from service.core.errorpage import error_html, wants_html
+from service.core.errors import DatabaseUnavailable, GebiedscheckError, TooManyRequests, from_database_error, status_for
+from service.core.settings import Settings, get_settings
+from service.formats.safeopen import harden
+from service.store.database import make_engine, make_sessionmaker
+from service.store.housekeeping import clean_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +181,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_questions.router)
     app.include_router(routes_maps.router)
     app.include_router(routes_ogc.router)
+    app.include_router(routes_tiles.router)
     app.include_router(routes_quickscan.router)
     routes_maps.mount_static(app)
     routes_quickscan.mount_static(app)
+
+    def openapi_30() -> dict[str, Any]:
+        """The API definition as OpenAPI 3.0.3, as /conformance declares (oas30); made once, on first use."""
+        if app.openapi_schema is None:
+            app.openapi_schema = downgrade(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi_30  # type: ignore[method-assign]
     return app

@@ -1,6 +1,6 @@
 """FastAPI dependencies: settings, a database session per request (``TransactionDep``: one transaction owned by
 the dependency), the rate limit, and the API key of a write
-(``BeheerKey``: authenticated, throttled and audited by ``service.access.authorize``)."""
+(``BeheerKey``: authenticated, throttled and audited by ``service.store.access.authorize``)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from service import ratelimit
-from service.access import ApiKey, LocalRefusals, authorize
-from service.errors import ServiceBusy, TooManyRequests
-from service.settings import Settings
+from service.core.errors import ServiceBusy, TooManyRequests
+from service.core.settings import Settings
+from service.store import ratelimit
+from service.store.access import ApiKey, LocalRefusals, authorize
 
 
 # Cheap dependencies are `async def`, so FastAPI runs them on the event loop instead of a worker thread.

@@ -2,7 +2,7 @@
 request bodies read within limits, and (for ``serve``) a deadline on the request head.
 
 - Every request gets an id (the caller's ``X-Request-ID`` when it is a short plain token, else a new one). It
-  is echoed in the response and carried by every log record of the request (``service.logs``).
+  is echoed in the response and carried by every log record of the request (``service.core.logs``).
 - The access log line names method, path, status and duration. It never holds headers (API keys) or bodies
   (uploaded files).
 - Every response gets ``X-Content-Type-Options: nosniff`` and a referrer policy. HTML pages also get a
@@ -13,7 +13,7 @@ request bodies read within limits, and (for ``serve``) a deadline on the request
   refused (413) before a byte is read, a body that grows past it while it streams too (413), and a client
   that pauses too long between two parts of its body, or takes too long over all of it, gets 408. Each
   refusal closes the connection (the rest of the body is never read). The limits come from the settings.
-- The access line (like every log record, ``service.logs``) has its control characters escaped.
+- The access line (like every log record, ``service.core.logs``) has its control characters escaped.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from starlette.exceptions import HTTPException
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from service.logs import escape_controls, request_id_var
+from service.core.logs import escape_controls, request_id_var
 
 log = logging.getLogger("gebiedscheck.access")
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -243,7 +243,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from service.settings import get_settings
+        from service.core.settings import get_settings
 
         timeout, size = self.head_timeout_s, self.max_head_bytes
         if timeout is None or size is None:

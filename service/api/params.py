@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from service.errors import InvalidInput, TooLarge
-from service.geo import Location, location
-from service.schemas import ErrorDetail
+from service.core.errors import InvalidInput, TooLarge
+from service.core.schemas import ErrorDetail
+from service.spatial.geo import Location, location
 
 LOCATION_DOC = "WGS84 lat/lon, or RD x/y with crs=EPSG:28992."
 

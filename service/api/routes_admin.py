@@ -3,7 +3,7 @@
 Every write needs `Authorization: Bearer KEY` (the ``BeheerKey`` dependency) and lands in the audit log,
 failed attempts included. A client whose authentications fail more than ``auth_failures_per_minute`` times a
 minute gets 429 before its key is even looked up; its refusals are counted in one audit row per minute
-(``service.access.authorize``).
+(``service.store.access.authorize``).
 
 The upload is read only after the key has been checked: the route declares no body parameter (it parses its
 multipart body itself), so FastAPI runs the dependency, the key check, before anything of the body is read.
@@ -25,14 +25,14 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
-from service import versions
-from service.access import audit
 from service.api.deps import BeheerKey, SettingsDep, TransactionDep, audited_as
 from service.api.middleware import BodyRefused
 from service.api.params import error_responses
 from service.api.uploads import read_form
-from service.errors import GebiedscheckError, InvalidInput
-from service.loading import LoadResult
+from service.core.errors import GebiedscheckError, InvalidInput
+from service.loading import versions
+from service.loading.pipeline import LoadResult
+from service.store.access import audit
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/layers", tags=["layer management"], responses=error_responses(400))

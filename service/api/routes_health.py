@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service import __version__
 from service.api.deps import EngineDep
 from service.api.params import error_responses
-from service.database import database_state
+from service.store.database import database_state
 
 router = APIRouter(tags=["service"])
 log = logging.getLogger(__name__)

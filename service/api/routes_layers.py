@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path
 
-from service import catalog
 from service.api.deps import SessionDep
 from service.api.params import error_responses
-from service.schemas import LayerSummary, VersionSummary
+from service.core.schemas import LayerSummary, VersionSummary
+from service.store import catalog
 
 router = APIRouter(prefix="/layers", tags=["layers"], responses=error_responses(400))
 

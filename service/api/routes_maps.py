@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from maps.assets import NODE_MODULES, STATIC_DIR, VENDOR_DIRS, assets_installed
 from maps.viewer import about_html, accessibility_html, heat_overlay, state_key, viewer_html, zone_index
 from service.api.deps import SessionDep, SettingsDep
-from service.errors import ConfigurationError
+from service.core.errors import ConfigurationError
 
 # Spelled out: a route with an HTML response class would file a `model` under text/html, but errors are JSON.
 _ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}}

@@ -13,15 +13,15 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter
 
 from maps.static_map import plan_map_svg
-from service import batch, heat, zones, zonetable
-from service import check as check_mod
 from service.api.deps import RATE_LIMITED, RateLimit, SessionDep, SettingsDep, WriteSessionDep
 from service.api.params import GEOJSON_BODY, AsOf, JsonBody, LocationDep, error_responses
-from service.geo import parse_feature_collection, parse_geojson
-from service.pdf import html_to_pdf
-from service.report import render_check_html, version_dates
-from service.timetravel import set_as_of
-from service.validation import validate_polygonal
+from service.questions import batch, heat, zones, zonetable
+from service.questions import check as check_mod
+from service.questions.pdf import html_to_pdf
+from service.questions.report import render_check_html, version_dates
+from service.spatial.geo import parse_feature_collection, parse_geojson
+from service.spatial.validation import validate_polygonal
+from service.store.timetravel import set_as_of
 
 router = APIRouter(tags=["questions"], responses=error_responses(400, 422))
 Threshold = Annotated[
@@ -113,7 +113,7 @@ def heat_overlap_polygon(
     set_as_of(session, as_of)
     parsed = parse_geojson(body, crs=crs, max_vertices=settings.max_vertices)
     if parsed.geom.geom_type not in ("Polygon", "MultiPolygon"):
-        from service.errors import InvalidInput
+        from service.core.errors import InvalidInput
 
         raise InvalidInput(f"heat overlap needs a Polygon or MultiPolygon, not a {parsed.geom.geom_type}")
     geom, _ = validate_polygonal(session, parsed.geom, repair=repair)
@@ -249,7 +249,7 @@ def report_filename(name: str | None) -> str:
 def map_geometry(session: Any, report: check_mod.CheckReport, geom: Any) -> Any:
     """The initiative as it was checked: the repaired polygon when the report says it was repaired."""
     if report.repaired is not None:
-        from service.validation import validate_polygonal
+        from service.spatial.validation import validate_polygonal
 
         geom, _ = validate_polygonal(session, geom, repair=True)
     return geom

@@ -15,16 +15,16 @@ from fastapi.staticfiles import StaticFiles
 
 from maps.assets import NODE_MODULES, assets_installed
 from maps.overview import basemaps
-from service import check as check_mod
-from service import planfile
 from service.api.deps import RATE_LIMITED, RateLimit, SessionDep, SettingsDep
 from service.api.params import AsOf, error_responses
 from service.api.routes_questions import report_response, with_html_errors
 from service.api.uploads import read_form
-from service.errors import ConfigurationError, InvalidInput
-from service.safeopen import SUFFIXES
-from service.templates import render
-from service.timetravel import set_as_of
+from service.core.errors import ConfigurationError, InvalidInput
+from service.core.templates import render
+from service.formats.safeopen import SUFFIXES
+from service.questions import check as check_mod
+from service.questions import planfile
+from service.store.timetravel import set_as_of
 
 router = APIRouter(tags=["questions"])
 GEOMAN_DIR = NODE_MODULES / "@geoman-io" / "leaflet-geoman-free" / "dist"

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
 from service.api.middleware import BodyRefused
-from service.errors import InvalidInput, TooLarge
+from service.core.errors import InvalidInput, TooLarge
 
 _SHOWN_NAME = re.compile(r"[\w.() -]{1,120}")
 
