@@ -35,7 +35,7 @@ from sqlalchemy import text  # noqa: E402
 from benchmarks.loadgen import wait_until_up  # noqa: E402
 from service.core.settings import Settings  # noqa: E402
 from service.loading.manifest import ManifestLayer, read_manifest  # noqa: E402
-from service.loading.pipeline import VersionSource, load_defaults, read_vector, write_version  # noqa: E402
+from service.loading.pipeline import load_defaults, read_vector, write_version  # noqa: E402
 from service.questions.heat import current_raster, heat_overlap  # noqa: E402
 from service.spatial.geo import ParsedGeometry, location, to_wgs84_geojson  # noqa: E402
 from service.store.database import drop_database, init_database, make_engine, make_sessionmaker, session_scope  # noqa: E402
@@ -334,8 +334,6 @@ def main() -> int:
                 load_defaults(s, settings=settings)
                 write_version(
                     s,
-                    slug=spec.slug,
-                    source=VersionSource.of(spec),
                     layer=spec,
                     prepared=read_vector(big),
                     created_by="bench",

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from service.api.app import create_app  # noqa: E402
 from service.core.settings import Settings  # noqa: E402
 from service.loading.manifest import read_manifest  # noqa: E402
-from service.loading.pipeline import VersionSource, load_defaults, read_vector, write_version  # noqa: E402
+from service.loading.pipeline import load_defaults, read_vector, write_version  # noqa: E402
 from service.store.database import drop_database, init_database, make_engine, session_scope  # noqa: E402
 from service.store.embedded import resolve_database_url  # noqa: E402
 
@@ -79,8 +79,6 @@ def main() -> int:
             with session_scope(engine) as s:
                 write_version(
                     s,
-                    slug=spec.slug,
-                    source=VersionSource.of(spec),
                     layer=spec,
                     prepared=read_vector(big),
                     created_by="bench",

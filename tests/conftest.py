@@ -85,7 +85,7 @@ def session(engine: Engine, loaded: list[LoadResult]) -> Iterator[Session]:
 def qsettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A database with the default layers plus 'testgebied' (a zone with a hole and a second part)."""
     from service.loading.manifest import ManifestLayer
-    from service.loading.pipeline import VersionSource, read_vector, write_version
+    from service.loading.pipeline import read_vector, write_version
 
     url = throwaway_url(server_url, prefix="gebiedscheck_test_q")
     init_database(url)
@@ -113,8 +113,6 @@ def qsettings(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         load_defaults(session, settings=settings)
         write_version(
             session,
-            slug=spec.slug,
-            source=VersionSource.of(spec),
             layer=spec,
             prepared=read_vector(DATA / "testgebied.gpkg"),
             created_by="pytest",

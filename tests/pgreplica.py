@@ -13,7 +13,6 @@ system temp dir (pytest's ``tmp_path`` is private to root, and unix socket paths
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -30,6 +29,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from service.core.settings import Settings
+from service.store import embedded
+
 DBNAME = "gebiedscheck"
 START_TIMEOUT = 30.0
 
@@ -39,28 +41,10 @@ class ReplicaError(RuntimeError):
 
 
 def find_pg_bin() -> Path | None:
-    """The directory holding the cluster binaries: Debian's layout (newest first) or PATH."""
-    candidates = sorted((Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")), reverse=True)
-    which = shutil.which("initdb")
-    if which:
-        candidates.append(Path(which).parent)
-    for c in candidates:
-        if all((c / name).exists() for name in ("initdb", "pg_ctl", "pg_basebackup", "postgres")):
-            return c
-    return None
-
-
-def _postgis_installed(pg_bin: Path) -> bool:
-    try:
-        share = subprocess.run(
-            [str(pg_bin / "pg_config"), "--sharedir"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        share = str(pg_bin.parent / "share")
-    return (
-        Path(share, "extension", "postgis.control").exists()
-        or Path("/usr/share/postgresql", pg_bin.parent.name, "extension", "postgis.control").exists()
-    )
+    """The service's own search for the cluster binaries (:func:`service.store.embedded.find_pg_bin`), with
+    ``pg_basebackup`` beside them."""
+    found = embedded.find_pg_bin(Settings(_env_file=None))  # type: ignore[call-arg]
+    return found if found is not None and (found / "pg_basebackup").exists() else None
 
 
 def free_ports(n: int) -> list[int]:
@@ -308,7 +292,7 @@ def replica_pair(tmp_path: Path) -> Iterator[ReplicaPair]:
     pg_bin = find_pg_bin()
     if pg_bin is None:
         pytest.skip("no PostgreSQL binaries (initdb, pg_ctl, pg_basebackup) on this machine")
-    if not _postgis_installed(pg_bin):
+    if not embedded.postgis_installed(pg_bin):
         pytest.skip(f"PostgreSQL binaries in {pg_bin}, but PostGIS is not installed")
     owner: str | None = None
     if os.geteuid() == 0:

@@ -168,14 +168,12 @@ def test_validation_reports_reason_and_location(session) -> None:
 def test_a_load_has_its_own_statement_timeout(session, settings) -> None:
     """Questions stop after 30 s; a load's statements may take 10 minutes, in its own transaction only."""
     from service.loading.manifest import read_manifest
-    from service.loading.pipeline import VersionSource, prepare, write_version
+    from service.loading.pipeline import prepare, write_version
 
     spec = next(x for x in read_manifest(settings.layers_dir).layers if x.slug == "havenkwartier")
     assert session.execute(text("SHOW statement_timeout")).scalar_one() == "30s"
     result = write_version(
         session,
-        slug=spec.slug,
-        source=VersionSource.of(spec),
         layer=spec,
         prepared=prepare(spec, settings.layers_dir),
         created_by="pytest",

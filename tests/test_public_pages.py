@@ -27,7 +27,7 @@ from service.api.app import create_app
 from service.core.errors import ServiceBusy
 from service.core.settings import Settings
 from service.loading.manifest import ManifestLayer
-from service.loading.pipeline import VersionSource, write_version
+from service.loading.pipeline import write_version
 from service.loading.vectorload import PreparedFeature, PreparedVector
 from service.questions.heat import heat_of_feature
 from service.questions.zonetable import ZoneTableCache, zone_page
@@ -62,8 +62,6 @@ def big(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         with session_scope(engine) as s:
             write_version(
                 s,
-                slug=spec.slug,
-                source=VersionSource.of(spec),
                 layer=spec,
                 prepared=squares(),
                 created_by="pytest",

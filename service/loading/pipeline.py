@@ -148,10 +148,10 @@ def _current(session: Session, layer_id: int) -> tuple[int, int, str] | None:
 def write_version(
     session: Session,
     *,
-    slug: str,
-    source: VersionSource,
     prepared: PreparedVector | PreparedRaster,
     created_by: str,
+    slug: str | None = None,
+    source: VersionSource | None = None,
     layer: ManifestLayer | None = None,
     feature_defaults: dict[str, Any] | None = None,
     note: str | None = None,
@@ -161,8 +161,13 @@ def write_version(
     """Write ``prepared`` as the layer's new current version (unless unchanged). Caller commits.
 
     With ``layer`` (a manifest entry, or a new layer's description) the layer row is created or its metadata
-    set from it; without, the layer must exist and only follows ``source``."""
+    set from it (``slug`` and ``source`` default to its own); without, the layer must exist and only follows
+    ``source``."""
     settings = settings or get_settings()
+    if layer is not None:
+        slug, source = slug or layer.slug, source or VersionSource.of(layer)
+    if slug is None or source is None:
+        raise LayerLoadError("a version needs its layer's slug and source (or a layer description)")
     kind = "raster" if isinstance(prepared, PreparedRaster) else "vector"
     if isinstance(prepared, PreparedVector):
         validate_prepared(session, prepared, settings=settings)
@@ -361,8 +366,6 @@ def load_defaults(
         results.append(
             write_version(
                 session,
-                slug=spec.slug,
-                source=VersionSource.of(spec),
                 layer=spec,
                 prepared=prep,
                 created_by=created_by or settings.loaded_by,
