@@ -83,3 +83,15 @@ if [ ! -f "$stamp" ]; then
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 fi
+
+# ogctests, the OGC API conformance tests of tests/test_ogctests.py, in a venv of its own: it pins httpx<0.28
+# (scripts/ogctests.lock), which the service's environment has outgrown. Installed here, never at test time.
+OGC_VENV="${OGC_VENV:-.venv-ogctests}"
+ogc_stamp="$OGC_VENV/.installed-$(sha256sum scripts/ogctests.lock | cut -c1-16)"
+if [ ! -f "$ogc_stamp" ]; then
+    echo "bootstrap: installing ogctests into $OGC_VENV (versions of scripts/ogctests.lock)"
+    rm -rf "$OGC_VENV"
+    "$PYTHON" -m venv "$OGC_VENV"
+    "$OGC_VENV/bin/pip" install -q -r <(grep -v '^#' scripts/ogctests.lock)
+    touch "$ogc_stamp"
+fi

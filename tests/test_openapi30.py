@@ -236,3 +236,20 @@ def test_the_served_document_is_openapi_30(settings: Any) -> None:
         doc = client.get("/openapi.json").json()
     assert doc["openapi"] == "3.0.3"
     validate(doc, cls=OpenAPIV30SpecValidator)
+
+
+def test_the_served_document_spells_out_every_collection(qsettings: Any) -> None:
+    """As pygeoapi does: /collections/havenkwartier/items beside /collections/{slug}/items, same operation."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(qsettings)) as client:
+        doc = client.get("/openapi.json").json()
+        collections = {c["id"] for c in client.get("/collections").json()["collections"]}
+    template = doc["paths"]["/collections/{slug}/items"]["get"]
+    concrete = doc["paths"]["/collections/havenkwartier/items"]["get"]
+    assert [p for p in template["parameters"] if p["name"] != "slug"] == concrete["parameters"]
+    assert concrete["responses"] == template["responses"]
+    assert collections == {p.split("/")[2] for p in doc["paths"] if p.startswith("/collections/") and "{" not in p}
+    ids = [op["operationId"] for item in doc["paths"].values() for op in item.values() if "operationId" in op]
+    assert len(ids) == len(set(ids))
+    validate(doc, cls=OpenAPIV30SpecValidator)

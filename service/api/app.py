@@ -24,6 +24,7 @@ from maps.overview import basemaps
 from service import __version__
 from service.api import (
     routes_admin,
+    routes_apidoc,
     routes_health,
     routes_layers,
     routes_maps,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served below with Swagger UI from our own npm copy, not a CDN
         redoc_url=None,
+        openapi_url=None,  # served by routes_apidoc: OpenAPI 3.0.3 with the collections' paths
     )
     app.state.settings = settings
     # Reading is public: the static viewer (gebiedscheck maps export) may call the API from another origin.
@@ -175,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         return error_answer(request, 422, "; ".join(problems))
 
+    app.include_router(routes_apidoc.router)
     app.include_router(routes_health.router)
     app.include_router(routes_layers.router)
     app.include_router(routes_admin.router)

@@ -37,7 +37,7 @@ def mount_static(app: FastAPI) -> None:
 def docs(request: Request) -> HTMLResponse:
     """Swagger UI from our npm copy (swagger-ui-dist), not FastAPI's CDN default."""
     return get_swagger_ui_html(
-        openapi_url=str(request.app.openapi_url),
+        openapi_url="/openapi-templates.json",  # one entry per operation (routes_apidoc)
         title="Gebiedscheck Assen — API",
         swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
         swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",

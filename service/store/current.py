@@ -126,3 +126,11 @@ def resolve_raster(stored: str | None, settings: Settings | None = None) -> Path
     # Missing where it was stored (another data dir, a deleted checkout): the current raster store is where
     # it is looked for, and where a reload restores it.
     return (settings or get_settings()).raster_store / path.name
+
+
+def collections_in_force(session: Session) -> list[str]:
+    """The slugs of the vector layers that have a version in force (the OGC API's collections), sorted."""
+    rows = session.execute(
+        text(f"SELECT slug FROM {VERSIONS_IN_FORCE} WHERE kind = 'vector' AND version_id IS NOT NULL ORDER BY slug")
+    )
+    return [str(s) for s in rows.scalars()]
