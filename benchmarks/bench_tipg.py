@@ -161,7 +161,7 @@ def cases(tiles: list[tuple[int, int, int]], n_10: int, n_1000: int) -> list[Cas
         Case("items, limit=1000", [f"{ours_items}?limit=1000"] * n_1000, [f"{tipg_items}?limit=1000"] * n_1000),
         Case(
             f"tiles, {len(tiles)} (z12/z14/z16)",
-            [f"{ours_tiles}/{z}/{x}/{y}" for z, x, y in tiles],
+            [f"{ours_tiles}/{z}/{y}/{x}" for z, x, y in tiles],  # OGC API - Tiles: tileMatrix/tileRow/tileCol
             [f"{tipg_tiles}/{z}/{x}/{y}" for z, x, y in tiles],
         ),
     ]

@@ -82,7 +82,7 @@ def make_request(kind: str, rnd: random.Random) -> tuple[str, str, Any]:
         x, y = _tile(lat, lon, z)
         return (
             "GET",
-            f"/collections/{rnd.choice(['havenkwartier', 'trz', 'natura2000'])}/tiles/WebMercatorQuad/{z}/{x}/{y}",
+            f"/collections/{rnd.choice(['havenkwartier', 'trz', 'natura2000'])}/tiles/WebMercatorQuad/{z}/{y}/{x}",
             None,
         )
     if kind == "items":

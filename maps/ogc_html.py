@@ -40,7 +40,8 @@ def conformance_html(doc: dict[str, Any], *, static: str = "/static") -> str:
 
 
 def collections_html(doc: dict[str, Any], *, static: str = "/static") -> str:
-    return _page("ogc_collections.html", "Collecties", static=static, doc=doc)
+    hrefs = [(_link(c["links"], "alternate", 0), _link(c["links"], "items", 1)) for c in doc["collections"]]
+    return _page("ogc_collections.html", "Collecties", static=static, doc=doc, hrefs=hrefs)
 
 
 def collection_html(doc: dict[str, Any], *, settings: Settings | None = None, static: str = "/static") -> str:
@@ -48,7 +49,10 @@ def collection_html(doc: dict[str, Any], *, settings: Settings | None = None, st
     bbox = doc["extent"]["spatial"]["bbox"][0]
     extent = ", ".join(f"{v:.5f}" for v in bbox)
     data = _map_data(settings, bbox=bbox)
-    return _page("ogc_collection.html", doc["title"], static=static, data=data, doc=doc, extent=extent)
+    items_href = _link(doc["links"], "items", 1)
+    return _page(
+        "ogc_collection.html", doc["title"], static=static, data=data, doc=doc, extent=extent, items_href=items_href
+    )
 
 
 def items_html(
@@ -95,6 +99,16 @@ def item_html(doc: dict[str, Any], *, crs: str, settings: Settings | None = None
     show_map = crs == CRS84
     data = _map_data(settings, geojson=doc) if show_map else None
     return _page("ogc_item.html", title, static=static, data=data, doc=doc, show_map=show_map)
+
+
+def _link(links: list[dict[str, Any]], rel: str, position: int) -> str:
+    """The HTML form of a link: the one of ``rel`` typed text/html, else the first of ``rel`` (or, in a document
+    whose links carry no ``rel``, the one at ``position``) with ``f=html``."""
+    html = [link for link in links if link.get("rel") == rel and link.get("type") == "text/html"]
+    if html:
+        return str(html[0]["href"])
+    same = [link for link in links if link.get("rel") == rel] or [links[position]]
+    return _html_href(str(same[0]["href"]))
 
 
 def _html_href(href: str) -> str:

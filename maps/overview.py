@@ -256,7 +256,8 @@ def overview_map(
                 continue
         group = folium.FeatureGroup(name=f"{escape(layer.title)} ({layer.label})", show=True)
         if layer.tiled:
-            url = f"{tiles.rstrip('/')}/collections/{layer.slug}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"  # type: ignore[union-attr]
+            # OGC API – Tiles order: tile matrix, row, column (Leaflet's {y} is the row, {x} the column)
+            url = f"{tiles.rstrip('/')}/collections/{layer.slug}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"  # type: ignore[union-attr]
             VectorTiles(url, layer).add_to(group)
         else:
             _geojson(layer, popups).add_to(group)

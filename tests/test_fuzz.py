@@ -136,12 +136,26 @@ KNOWN_GOOD: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/collections/{slug}/items", {"path_parameters": {"slug": "natura2000"}, "query": {"f": "html"}}),
     ("GET", "/collections/{slug}/items/{fid}", {"path_parameters": {"slug": "natura2000", "fid": "witterveld"}}),
     ("GET", "/collections/{slug}/tiles", {"path_parameters": {"slug": "havenkwartier"}}),
-    ("GET", "/collections/{slug}/tiles/WebMercatorQuad", {"path_parameters": {"slug": "havenkwartier"}}),
+    ("GET", "/tileMatrixSets", {}),
+    ("GET", "/tileMatrixSets/{tileMatrixSetId}", {"path_parameters": {"tileMatrixSetId": "NetherlandsRDNewQuad"}}),
+    (
+        "GET",
+        "/collections/{slug}/tiles/{tileMatrixSetId}",
+        {"path_parameters": {"slug": "havenkwartier", "tileMatrixSetId": "NetherlandsRDNewQuad"}},
+    ),
     ("GET", "/collections/{slug}/tiles/WebMercatorQuad/tilejson.json", {"path_parameters": {"slug": "havenkwartier"}}),
     (
         "GET",
-        "/collections/{slug}/tiles/WebMercatorQuad/{z}/{x}/{y}",
-        {"path_parameters": {"slug": "havenkwartier", "z": 12, "x": 2122, "y": 1339}},
+        "/collections/{slug}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+        {
+            "path_parameters": {
+                "slug": "havenkwartier",
+                "tileMatrixSetId": "WebMercatorQuad",
+                "tileMatrix": 12,
+                "tileRow": 1334,
+                "tileCol": 2122,
+            }
+        },
     ),
 ]
 
@@ -196,4 +210,4 @@ def test_errors_are_documented_as_strings() -> None:
                 assert "422" in operation["responses"], (method, path)
     assert "400" in OPENAPI["paths"]["/zones/at"]["get"]["responses"]  # a NUL character (the middleware)
     items = OPENAPI["paths"]["/collections/{slug}/items"]["get"]["responses"]["200"]["content"]
-    assert set(items) == {"application/geo+json", "text/html"}
+    assert set(items) == {"application/geo+json", "text/html", "text/csv"}

@@ -110,8 +110,8 @@ def tile_of(lat: float, lon: float, z: int) -> tuple[int, int]:
 
 
 def test_vector_tile_and_caching(client) -> None:
-    x, y = tile_of(53.0, 6.569, 14)  # in the Havenkwartier
-    r = client.get(f"/collections/havenkwartier/tiles/WebMercatorQuad/14/{x}/{y}")
+    col, row = tile_of(53.0, 6.569, 14)  # in the Havenkwartier; OGC API - Tiles: {tileMatrix}/{tileRow}/{tileCol}
+    r = client.get(f"/collections/havenkwartier/tiles/WebMercatorQuad/14/{row}/{col}")
     assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
     import mapbox_vector_tile
 
@@ -120,27 +120,31 @@ def test_vector_tile_and_caching(client) -> None:
     assert [f["properties"]["name"] for f in feats] == ["Havenkwartier"]
     assert feats[0]["geometry"]["type"] in ("Polygon", "MultiPolygon") and decoded["havenkwartier"]["extent"] == 4096
     again = client.get(
-        f"/collections/havenkwartier/tiles/WebMercatorQuad/14/{x}/{y}", headers={"If-None-Match": r.headers["etag"]}
+        f"/collections/havenkwartier/tiles/WebMercatorQuad/14/{row}/{col}",
+        headers={"If-None-Match": r.headers["etag"]},
     )
     assert again.status_code == 304
-    empty = client.get("/collections/havenkwartier/tiles/WebMercatorQuad/14/0/0")
-    assert empty.status_code == 200 and empty.content == b""
-    assert client.get("/collections/havenkwartier/tiles/WebMercatorQuad/3/9/9").status_code == 404
+    # Outside the layer's tileMatrixSetLimits: 404 naming the limits (OGC API - Tiles /req/core/tc-error)
+    outside = client.get("/collections/havenkwartier/tiles/WebMercatorQuad/14/0/0")
+    assert outside.status_code == 404 and "rows 5336-5337, columns 8490-8491" in outside.json()["detail"]
+    assert client.get("/collections/havenkwartier/tiles/WebMercatorQuad/3/9/9").status_code == 404  # not in the matrix
 
 
 def test_tile_set_metadata_and_tilejson(client) -> None:
     sets = client.get("/collections/havenkwartier/tiles").json()["tilesets"]
-    assert [t["tileMatrixSetURI"] for t in sets] == ["http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"]
+    assert {t["tileMatrixSetURI"].rsplit("/", 1)[-1] for t in sets} == {"WebMercatorQuad", "NetherlandsRDNewQuad"}
     meta = client.get("/collections/havenkwartier/tiles/WebMercatorQuad").json()
     assert meta["dataType"] == "vector" and meta["layers"][0]["id"] == "havenkwartier"
     template = next(link["href"] for link in meta["links"] if link["rel"] == "item")
-    x, y = tile_of(53.0, 6.569, 14)
-    path = template.replace("http://testserver", "").format(z=14, x=x, y=y)
+    assert template.endswith("/{tileMatrix}/{tileRow}/{tileCol}")
+    col, row = tile_of(53.0, 6.569, 14)
+    path = template.replace("http://testserver", "").format(tileMatrix=14, tileRow=row, tileCol=col)
     assert client.get(path).content  # the template leads to a tile with data
     lon0, lat0 = meta["boundingBox"]["lowerLeft"]
     assert 6.55 < lon0 < 6.57 and 52.99 < lat0 < 53.0
     tj = client.get("/collections/havenkwartier/tiles/WebMercatorQuad/tilejson.json").json()
     assert tj["tilejson"] == "3.0.0" and tj["vector_layers"][0]["id"] == "havenkwartier" and tj["maxzoom"] == 22
+    assert tj["tiles"][0].endswith("/WebMercatorQuad/{z}/{y}/{x}")  # TileJSON names: z, then row (y), col (x)
     assert client.get("/collections/nope/tiles").status_code == 404
     coll = client.get("/collections/havenkwartier").json()
     assert any(link["href"].endswith("/collections/havenkwartier/tiles") for link in coll["links"])

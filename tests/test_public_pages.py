@@ -126,7 +126,7 @@ def test_kaart_is_bounded_with_a_layer_of_50000_features(big: Settings) -> None:
     assert_embeds_every_default_layer(html, default_features(big))
     # The big layer: a group of its own, drawn from our vector tiles, not embedded; a Dutch note says so.
     assert "vakken" in groups_of(html)
-    assert '"/collections/vakken/tiles/WebMercatorQuad/{z}/{x}/{y}"' in html and "L.vectorGrid.protobuf" in html
+    assert '"/collections/vakken/tiles/WebMercatorQuad/{z}/{y}/{x}"' in html and "L.vectorGrid.protobuf" in html
     assert '<script src="/static/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js"></script>' in html
     assert '"Vak 123"' not in html and '"id": "v00123"' not in html
     assert "Vakken (50.000 gebieden) is te groot om in één keer te tonen" in html

@@ -419,7 +419,7 @@ def test_as_of_answers_with_the_versions_current_then(vsettings, vengine) -> Non
         future = c.get(f"/natura2000/distance?x={x}&y={y}&crs=EPSG:28992&as_of={today + timedelta(days=2)}")
         bad = c.get(f"/natura2000/distance?x={x}&y={y}&crs=EPSG:28992&as_of=gisteren")
         before_all = c.get("/zones/at?lat=53.0&lon=6.569&as_of=2000-01-01")
-        ogc_before = c.get("/collections/havenkwartier/items?datetime=2000-01-01")
+        ogc_before = c.get("/collections/havenkwartier/items?as_of=2000-01-01")  # datetime is the Part 1 filter
     assert before_all.status_code == 422 and "before the first layer version" in before_all.json()["detail"]
     assert ogc_before.status_code == 422
     assert now["inside"] is True and now["source"]["version"] == 2

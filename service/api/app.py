@@ -41,6 +41,7 @@ from service.core.settings import Settings, get_settings
 from service.formats.safeopen import harden
 from service.store.database import make_engine, make_sessionmaker
 from service.store.housekeeping import clean_leftovers
+from service.store.replica import open_reads
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +76,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.heavy_slots = asyncio.Semaphore(settings.heavy_concurrency)
         app.state.rate_blocked = {}  # client -> until when (monotonic) it is over its limit, per worker
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.read_sessionmaker = make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        app.state.reads = open_reads(engine, settings)  # the read replica (GEBIEDSCHECK_READ_DATABASE_URL) or engine
+        app.state.read_sessionmaker = app.state.reads.sessionmaker
         app.state.stopping = threading.Event()  # set on shutdown: a running load stops at its next step
         await asyncio.to_thread(_housekeeping, app, settings)
         try:
             yield
         finally:
             app.state.stopping.set()
+            app.state.reads.dispose()
             engine.dispose()
 
     app = FastAPI(

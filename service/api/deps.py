@@ -1,10 +1,15 @@
 """FastAPI dependencies: settings, a database session per request (``TransactionDep``: one transaction owned by
 the dependency), the rate limit, and the API key of a write
-(``BeheerKey``: authenticated, throttled and audited by ``service.store.access.authorize``)."""
+(``BeheerKey``: authenticated, throttled and audited by ``service.store.access.authorize``).
+
+With a read replica (``GEBIEDSCHECK_READ_DATABASE_URL``) only ``SessionDep`` reads from it (``service.store.replica``
+picks the replica, or the primary while the replica is down); ``EngineDep``, ``WriteSessionDep``,
+``TransactionDep``, ``BeheerKey`` and the rate limit always use the primary: a standby refuses every write."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,13 +17,19 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.types import Receive, Scope, Send
 
 from service.core.errors import ServiceBusy, TooManyRequests
 from service.core.settings import Settings
 from service.store import ratelimit
 from service.store.access import ApiKey, LocalRefusals, authorize
+from service.store.replica import Reads, ReplicaState, wait_for_replay
+
+log = logging.getLogger(__name__)
 
 
 # Cheap dependencies are `async def`, so FastAPI runs them on the event loop instead of a worker thread.
@@ -30,8 +41,13 @@ async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+async def get_reads(request: Request) -> Reads:
+    return request.app.state.reads
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """A read-only session in autocommit mode: no BEGIN/ROLLBACK round trips for single-query answers.
+    """A read-only session in autocommit mode: no BEGIN/ROLLBACK round trips for single-query answers. On the
+    read replica when one is configured and answers, else on the primary (``service.store.replica``).
 
     Creating and closing it does no I/O (autocommit: nothing to roll back), so it runs on the event loop;
     the queries run in the sync endpoint's worker thread.
@@ -55,6 +71,43 @@ def get_transaction(request: Request) -> Iterator[Session]:
     in a session of its own."""
     with request.app.state.sessionmaker() as session, session.begin():
         yield session
+
+
+def replica_after_commit(reads: Reads, settings: Settings) -> ReplicaState:
+    """Whether the replica has what the primary just committed (waits up to ``replica_wait_s``). Never raises:
+    the write is done whatever the replica does."""
+    assert reads.replica is not None
+    try:
+        return wait_for_replay(reads.primary, reads.replica, timeout_s=settings.replica_wait_s)
+    except Exception as exc:  # e.g. the primary went away just after the commit
+        log.warning("replica state after the commit unknown: %s", exc)
+        return "pending"
+
+
+class AfterCommitAnswer(JSONResponse):
+    """A write's answer with ``replica: "applied" | "pending"``, rendered when the response is sent: after
+    ``TransactionDep`` has committed (FastAPI ends function-scoped dependencies before it sends the response; a
+    failed commit is the error response instead, and this never runs)."""
+
+    def __init__(self, payload: dict[str, Any], *, reads: Reads, settings: Settings, status_code: int) -> None:
+        super().__init__(None, status_code=status_code)
+        self.payload, self.reads, self.settings = payload, reads, settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        replica = await run_in_threadpool(replica_after_commit, self.reads, self.settings)
+        answer = JSONResponse({**self.payload, "replica": replica}, status_code=self.status_code)
+        await answer(scope, receive, send)
+
+
+def with_replica_state(request: Request, result: BaseModel, *, status_code: int) -> Any:
+    """The answer of a write that changes what the reads answer (a load, an activation): ``result`` with
+    ``replica`` — ``"applied"`` when the read replica has replayed the commit, ``"pending"`` when it has not
+    within ``replica_wait_s`` (or does not answer), ``null`` without a replica."""
+    reads: Reads = request.app.state.reads
+    payload = result.model_dump(mode="json")
+    if reads.replica is None:
+        return JSONResponse({**payload, "replica": None}, status_code=status_code)
+    return AfterCommitAnswer(payload, reads=reads, settings=request.app.state.settings, status_code=status_code)
 
 
 def client_id(request: Request) -> str:
@@ -184,6 +237,7 @@ RATE_LIMITED: dict[int | str, dict[str, Any]] = {
 RateLimit = Depends(heavy_request)
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+ReadsDep = Annotated[Reads, Depends(get_reads)]
 SessionDep = Annotated[Session, Depends(get_session)]
 WriteSessionDep = Annotated[Session, Depends(get_write_session)]
 TransactionDep = Annotated[Session, Depends(get_transaction, scope="function")]

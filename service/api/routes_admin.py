@@ -17,7 +17,7 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
@@ -25,7 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
-from service.api.deps import BeheerKey, SettingsDep, TransactionDep, audited_as
+from service.api.deps import BeheerKey, SettingsDep, TransactionDep, audited_as, with_replica_state
 from service.api.middleware import BodyRefused
 from service.api.params import error_responses
 from service.api.uploads import read_form
@@ -51,6 +51,16 @@ class UploadOptions(BaseModel):
     provenance: str | None = Field(default=None, max_length=1000)
     official: bool = False
     repair: bool = False
+
+
+class LoadAnswer(LoadResult):
+    """A load's result, and whether the read replica answers with it yet."""
+
+    replica: Literal["applied", "pending"] | None = Field(
+        default=None,
+        description="'applied': the read replica has replayed this load; 'pending': not within "
+        "GEBIEDSCHECK_REPLICA_WAIT_S (it follows later); null: no read replica is configured",
+    )
 
 
 def _upload_body() -> dict[str, Any]:
@@ -105,7 +115,7 @@ def create_layer(request: Request, session: TransactionDep, new: versions.NewLay
 @router.post(
     "/{slug}/versions",
     status_code=201,
-    response_model=LoadResult | versions.DiffReport,
+    response_model=LoadAnswer | versions.DiffReport,
     summary="Upload a new version (GeoJSON, GeoPackage, zipped Shapefile); dry_run=true only reports",
     responses=error_responses(401, 403, 404, 408, 413, 422, 429),
     openapi_extra=_upload_body(),
@@ -143,7 +153,8 @@ async def upload_version(
                 source_name=shown,
             )
 
-        return await run_in_threadpool(_run, request, session, actor, action, slug, do)
+        result = await run_in_threadpool(_run, request, session, actor, action, slug, do)
+        return result if options.dry_run else with_replica_state(request, result, status_code=201)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -178,6 +189,7 @@ async def _read_upload(request: Request, tmp: Path, limit: int) -> tuple[UploadO
 )
 @audited_as("activate")
 def activate_version(request: Request, session: TransactionDep, slug: Slug, number: int, key: BeheerKey) -> Any:
-    return _run(
+    result = _run(
         request, session, key.actor, "activate", f"{slug}/{number}", lambda _a: versions.activate(session, slug, number)
     )
+    return with_replica_state(request, result, status_code=200)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -94,6 +94,7 @@ def register(layers_app: typer.Typer) -> None:
             return None
         state = "nieuwe versie" if result.status == "created" else "ongewijzigd (zelfde bestand)"
         out.print(f"Laag {result.slug}: versie {result.version}, {result.feature_count} objecten — {state}.")
+        replica_line(session, settings)
         return None
 
     @layers_app.command("history")
@@ -135,13 +136,25 @@ def register(layers_app: typer.Typer) -> None:
         """Maak een eerdere (of latere) versie weer actueel. Er wordt niets verwijderd."""
         from service.loading.versions import activate as do_activate
 
-        with cli_session() as (session, _settings):
+        with cli_session() as (session, settings):
             try:
                 with session.begin():
                     v = do_activate(session, slug, number)
             except GebiedscheckError as exc:
                 fail(exc)
-        out.print(f"Laag {slug}: versie {v.number} ({v.source_name}) is weer actueel.")
+            out.print(f"Laag {slug}: versie {v.number} ({v.source_name}) is weer actueel.")
+            replica_line(session, settings)
+
+
+def replica_line(session: Any, settings: Any) -> None:
+    """After a committed load or activation, with a read replica configured: has it replayed the change?"""
+    from service.store.replica import replica_after_load
+
+    state = replica_after_load(session.get_bind(), settings)
+    if state == "applied":
+        out.print("Replica: bijgewerkt (vragen krijgen de nieuwe versie).")
+    elif state == "pending":
+        out.print(f"[yellow]Replica: volgt nog[/] (niet binnen {nl(settings.replica_wait_s)} s bijgewerkt).")
 
 
 def register_keys(app: typer.Typer) -> None:

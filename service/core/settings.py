@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +26,17 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "GEBIEDSCHECK_DATABASE_URL")
+    )
+    read_database_url: str | None = Field(
+        default=None,
+        description="A streaming replica (hot standby) of DATABASE_URL: the questions, the OGC API and the tiles "
+        "read from it; loads, keys, the audit log and the rate limit stay on DATABASE_URL. Unset: all on DATABASE_URL",
+    )
+    replica_wait_s: float = Field(
+        default=10.0, ge=0, le=300, description="After a layer load, how long to wait for the replica to replay it"
+    )
+    replica_retry_s: float = Field(
+        default=5.0, gt=0, le=3600, description="After the replica failed, reads go to the primary this long (s)"
     )
     layers_dir: Path = PROJECT_ROOT / "layers"
     data_dir: Path = PROJECT_ROOT / "data"
@@ -104,6 +115,11 @@ class Settings(BaseSettings):
     display_tolerance_m: float = Field(
         default=5.0, description="Topology-preserving simplification for display (m): about a pixel at zoom 15"
     )
+
+    @field_validator("read_database_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def explicit_database(self) -> bool:

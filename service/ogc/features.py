@@ -10,12 +10,18 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.core.errors import BadRequest, NotFound
+from service.ogc import filtering, links
+from service.ogc.queryables import filter_types, parse_properties, parse_sortby, property_types
+from service.ogc.temporal import parse_datetime
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -46,12 +52,15 @@ def parse_bbox(value: str | None, bbox_crs: str | None) -> tuple[float, float, f
     if value is None:
         return None
     parts = value.split(",")
-    if len(parts) != 4:
-        raise BadRequest("bbox must be four numbers: minx,miny,maxx,maxy (6-number boxes are not supported)")
+    if len(parts) not in (4, 6):
+        raise BadRequest("bbox must be four numbers: minx,miny,maxx,maxy (or six, with minz and maxz)")
     try:
         nums = [float(p) for p in parts]
     except ValueError as exc:
-        raise BadRequest(f"bbox {value!r} holds something that is not a number") from exc
+        shown = value if len(value) <= 80 else value[:80] + "…"
+        raise BadRequest(f"bbox {shown!r} holds something that is not a number") from exc
+    if len(nums) == 6:  # minx,miny,minz,maxx,maxy,maxz: heights play no part in 2D features
+        nums = [nums[0], nums[1], nums[3], nums[4]]
     if not all(math.isfinite(n) for n in nums):
         raise BadRequest("bbox numbers must be finite")
     srid, lat_first = crs_of(bbox_crs, what="bbox-crs")
@@ -85,11 +94,11 @@ def layer_row(session: Session, slug: str, *, extent: bool = False) -> Any:
     return row
 
 
-def collection(session: Session, slug: str, base: str) -> dict[str, Any]:
-    return _collection_doc(layer_row(session, slug, extent=True), base)
+def collection(session: Session, slug: str, base: str, *, fmt: str = "json") -> dict[str, Any]:
+    return _collection_doc(layer_row(session, slug, extent=True), base, fmt)
 
 
-def _collection_doc(r: Any, base: str) -> dict[str, Any]:
+def _collection_doc(r: Any, base: str, fmt: str = "json") -> dict[str, Any]:
     bbox = [[r.xmin, r.ymin, r.xmax, r.ymax]] if r.xmin is not None else [[-180, -90, 180, 90]]
     return {
         "id": r.slug,
@@ -101,8 +110,10 @@ def _collection_doc(r: Any, base: str) -> dict[str, Any]:
         "storageCrs": EPSG.format(28992),
         "version": r.number,
         "links": [
-            {"rel": "self", "type": "application/json", "href": f"{base}/collections/{r.slug}"},
+            *links.format_links(f"{base}/collections/{r.slug}", fmt, links.PAGE),
             {"rel": "items", "type": "application/geo+json", "href": f"{base}/collections/{r.slug}/items"},
+            {"rel": "items", "type": "text/html", "href": f"{base}/collections/{r.slug}/items?f=html"},
+            {"rel": "items", "type": "text/csv", "href": f"{base}/collections/{r.slug}/items?f=csv"},
             {
                 "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                 "type": "application/schema+json",
@@ -117,7 +128,7 @@ def _collection_doc(r: Any, base: str) -> dict[str, Any]:
     }
 
 
-def collections(session: Session, base: str) -> dict[str, Any]:
+def collections(session: Session, base: str, *, fmt: str = "json") -> dict[str, Any]:
     slugs = (
         session.execute(
             text("SELECT slug FROM gc_versions_in_force WHERE kind = 'vector' AND version_id IS NOT NULL ORDER BY slug")
@@ -126,18 +137,24 @@ def collections(session: Session, base: str) -> dict[str, Any]:
         .all()
     )
     return {
-        "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections"}],
+        "links": links.format_links(f"{base}/collections", fmt, links.PAGE),
         "crs": list(SUPPORTED_CRS),
         "collections": [_collection_doc(layer_row(session, s, extent=True), base) for s in slugs],
     }
 
 
-def _geom_sql(srid: int, lat_first: bool) -> str:
+def _geom_expr(srid: int, lat_first: bool) -> str:
     g = "f.geom" if srid == 28992 else f"ST_Transform(f.geom, {int(srid)})"
-    if lat_first:
-        g = f"ST_FlipCoordinates({g})"
-    precision = 3 if srid in (28992, 3857) else 8
-    return f"ST_AsGeoJSON({g}, {precision}, 0)"  # options 0: no 'crs' member (Content-Crs says it)
+    return f"ST_FlipCoordinates({g})" if lat_first else g
+
+
+def _precision(srid: int) -> int:
+    return 3 if srid in (28992, 3857) else 8
+
+
+def _geom_sql(srid: int, lat_first: bool) -> str:
+    # options 0: no 'crs' member (Content-Crs says it)
+    return f"ST_AsGeoJSON({_geom_expr(srid, lat_first)}, {_precision(srid)}, 0)"
 
 
 def feature_collection(doc: dict[str, Any], features_json: str) -> dict[str, Any]:
@@ -162,85 +179,161 @@ def page_number(value: str | None, name: str) -> int | None:
     return number
 
 
-def items_page(
-    session: Session,
-    slug: str,
-    *,
-    base: str,
-    bbox: str | None = None,
-    bbox_crs: str | None = None,
-    crs: str | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-    name: str | None = None,
-    query: str = "",
-) -> tuple[dict[str, Any], str, str]:
-    """The page's members but its features, the features as a JSON array (text, built by PostgreSQL), and the
-    Content-Crs URI. One statement counts the matches and builds the page, GeoJSON only for the page's rows."""
+@dataclass
+class ItemsQuery:
+    """The items request's parameters as they came (strings), checked by :func:`items_page`/:func:`items_csv`."""
+
+    bbox: str | None = None
+    bbox_crs: str | None = None
+    crs: str | None = None
+    limit: int | None = None
+    offset: int = 0
+    name: str | None = None
+    datetime: str | None = None
+    filter: str | None = None
+    filter_lang: str | None = None
+    filter_crs: str | None = None
+    sortby: str | None = None
+    properties: str | None = None
+    query: str = ""  # the request's query string, for the links
+
+
+@dataclass
+class _Plan:
+    r: Any
+    srid: int
+    lat_first: bool
+    cond: str
+    params: dict[str, Any]
+    order: str
+    props: str
+    columns: list[str]
+    capped: int
+    asked: int
+
+
+def _plan(session: Session, slug: str, q: ItemsQuery) -> _Plan:
+    """Every parameter checked (limits before work) and turned into SQL pieces with bound parameters."""
     r = layer_row(session, slug)
-    srid, lat_first = crs_of(crs)
-    box = parse_bbox(bbox, bbox_crs)
-    if not 0 <= offset <= MAX_PAGE_NUMBER:
-        raise BadRequest(f"offset must be a whole number from 0 to {MAX_PAGE_NUMBER}, not {offset}")
-    asked = DEFAULT_LIMIT if limit is None else limit
+    srid, lat_first = crs_of(q.crs)
+    box = parse_bbox(q.bbox, q.bbox_crs)
+    parse_datetime(q.datetime)  # checked; our features have no time property, so every feature matches
+    if not 0 <= q.offset <= MAX_PAGE_NUMBER:
+        raise BadRequest(f"offset must be a whole number from 0 to {MAX_PAGE_NUMBER}, not {q.offset}")
+    asked = DEFAULT_LIMIT if q.limit is None else q.limit
     if not 1 <= asked <= MAX_PAGE_NUMBER:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_PAGE_NUMBER}, not {asked}")
     capped = min(asked, MAX_LIMIT)
+    types = property_types(session, r.version_id)
+    sort = parse_sortby(q.sortby, types)
+    chosen = parse_properties(q.properties, types)
     where = ["f.version_id = :v"]
-    params: dict[str, Any] = {"v": r.version_id, "limit": capped, "offset": offset}
+    params: dict[str, Any] = {"v": r.version_id, "limit": capped, "offset": q.offset}
     if box:
         where.append("f.geom && ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, :bsrid), 28992)")
         params.update(x0=box[0], y0=box[1], x1=box[2], y1=box[3], bsrid=box[4])
-    if name is not None:
+    if q.name is not None:
         where.append("f.name = :name")
-        params["name"] = name
-    cond = " AND ".join(where)
+        params["name"] = q.name
+    fsrid, flat = crs_of(q.filter_crs, what="filter-crs")
+    if q.filter_lang is not None and q.filter_lang not in filtering.LANGS:
+        raise BadRequest(f"filter-lang {q.filter_lang!r} is not supported; use one of: {', '.join(filtering.LANGS)}")
+    if q.filter is not None:
+        tree = filtering.parse(q.filter, q.filter_lang)
+        found = filtering.to_sql(tree, queryables=filter_types(types), srid=fsrid, lat_first=flat)
+        where.append(found.sql)
+        params.update(found.params)
+    order = []
+    for i, (key, descending) in enumerate(sort):
+        if key in filtering.COLUMNS:
+            expr = filtering.COLUMNS[key]
+        else:
+            expr = f"f.properties -> :sk{i}"
+            params[f"sk{i}"] = key
+        order.append(f"{expr} {'DESC' if descending else 'ASC'}")
+    full = "jsonb_build_object('name', f.name) || coalesce(f.properties, '{}'::jsonb)"
+    if chosen is None:
+        props, columns = full, ["name", *types]
+    elif not chosen:
+        props, columns = "'{}'::jsonb", []
+    else:
+        props = (
+            f"(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{{}}'::jsonb) FROM jsonb_each({full}) e "
+            "WHERE e.key = ANY(CAST(:keep AS text[])))"
+        )
+        params["keep"] = chosen
+        columns = chosen
+    cond, ordered = " AND ".join(where), ", ".join([*order, "f.id"])
+    return _Plan(r, srid, lat_first, cond, params, ordered, props, columns, capped=capped, asked=asked)
+
+
+def items_page(
+    session: Session, slug: str, q: ItemsQuery, *, base: str, fmt: str = "json"
+) -> tuple[dict[str, Any], str, str]:
+    """The page's members but its features, the features as a JSON array (text, built by PostgreSQL), and the
+    Content-Crs URI. One statement counts the matches and builds the page, GeoJSON only for the page's rows."""
+    p = _plan(session, slug, q)
     matched, returned, feats = session.execute(
         text(
-            f"WITH page AS (SELECT f.id FROM features f WHERE {cond} ORDER BY f.id LIMIT :limit OFFSET :offset) "
-            f"SELECT (SELECT count(*) FROM features f WHERE {cond}), (SELECT count(*) FROM page), "
+            f"WITH page AS (SELECT f.id, row_number() OVER (ORDER BY {p.order}) AS rn FROM features f "
+            f"WHERE {p.cond} ORDER BY {p.order} LIMIT :limit OFFSET :offset) "
+            f"SELECT (SELECT count(*) FROM features f WHERE {p.cond}), (SELECT count(*) FROM page), "
             "(SELECT coalesce(json_agg(json_build_object('type', 'Feature', 'id', f.fid, "
-            f"'geometry', {_geom_sql(srid, lat_first)}::json, 'properties', "
-            "jsonb_build_object('name', f.name) || coalesce(f.properties, '{}'::jsonb)) ORDER BY f.id), '[]')::text "
-            "FROM page JOIN features f ON f.id = page.id)"
+            f"'geometry', {_geom_sql(p.srid, p.lat_first)}::json, 'properties', {p.props}) ORDER BY page.rn), "
+            "'[]')::text FROM page JOIN features f ON f.id = page.id)"
         ),
-        params,
+        p.params,
     ).one()
-    self_href = f"{base}/collections/{slug}/items"
-    keep = "&".join(p for p in query.split("&") if p and not p.startswith(("offset=", "limit=")))
-    sep = "&" if keep else ""
-    links = [
-        {
-            "rel": "self",
-            "type": "application/geo+json",
-            "href": f"{self_href}?{keep}{sep}limit={capped}&offset={offset}",
-        },
+    href = f"{base}/collections/{slug}/items"
+    keep = links.query_without(q.query, "offset", "limit", "f")
+    paged = [*keep, ("f", fmt)] if fmt != "json" else keep
+    media = links.ITEMS[fmt]
+
+    def at(offset: int, pairs: list[tuple[str, str]]) -> str:
+        return f"{href}?{urlencode([*pairs, ('limit', str(p.capped)), ('offset', str(offset))])}"
+
+    page_links = [
+        *links.format_links(at(q.offset, keep), fmt, links.ITEMS),
         {"rel": "collection", "type": "application/json", "href": f"{base}/collections/{slug}"},
     ]
-    if offset + returned < matched:
-        links.append(
-            {
-                "rel": "next",
-                "type": "application/geo+json",
-                "href": f"{self_href}?{keep}{sep}limit={capped}&offset={offset + capped}",
-            }
-        )
-    if offset > 0:
-        links.append(
-            {
-                "rel": "prev",
-                "type": "application/geo+json",
-                "href": f"{self_href}?{keep}{sep}limit={capped}&offset={max(offset - capped, 0)}",
-            }
-        )
-    doc: dict[str, Any] = {"numberMatched": matched, "numberReturned": returned, "links": links}
-    if asked > MAX_LIMIT:
-        doc["limitCapped"] = f"limit {asked} is above the maximum {MAX_LIMIT}; {MAX_LIMIT} were returned at most"
-    uri = next(u for u, v in SUPPORTED_CRS.items() if v == (srid, lat_first))
-    return doc, feats, uri
+    if q.offset + returned < matched:
+        page_links.append({"rel": "next", "type": media, "href": at(q.offset + p.capped, paged)})
+    if q.offset > 0:
+        page_links.append({"rel": "prev", "type": media, "href": at(max(q.offset - p.capped, 0), paged)})
+    doc: dict[str, Any] = {
+        "numberMatched": matched,
+        "numberReturned": returned,
+        "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "links": page_links,
+    }
+    if p.asked > MAX_LIMIT:
+        doc["limitCapped"] = f"limit {p.asked} is above the maximum {MAX_LIMIT}; {MAX_LIMIT} were returned at most"
+    return doc, feats, crs_uri(p.srid, p.lat_first)
 
 
-def item(session: Session, slug: str, fid: str, *, base: str, crs: str | None = None) -> tuple[dict[str, Any], str]:
+def items_csv(session: Session, slug: str, q: ItemsQuery) -> tuple[list[str], list[list[Any]], str]:
+    """The page as table rows: the header (id, the properties, geometry as WKT in the requested CRS), the rows, and
+    the Content-Crs URI."""
+    p = _plan(session, slug, q)
+    g = _geom_expr(p.srid, p.lat_first)
+    rows = session.execute(
+        text(
+            f"SELECT f.fid, {p.props} AS props, ST_AsText({g}, {_precision(p.srid)}) AS wkt FROM features f "
+            f"WHERE {p.cond} ORDER BY {p.order} LIMIT :limit OFFSET :offset"
+        ),
+        p.params,
+    ).all()
+    body = [[fid, *((props or {}).get(c) for c in p.columns), wkt] for fid, props, wkt in rows]
+    return ["id", *p.columns, "geometry"], body, crs_uri(p.srid, p.lat_first)
+
+
+def crs_uri(srid: int, lat_first: bool) -> str:
+    return next(u for u, v in SUPPORTED_CRS.items() if v == (srid, lat_first))
+
+
+def item(
+    session: Session, slug: str, fid: str, *, base: str, crs: str | None = None, fmt: str = "json"
+) -> tuple[dict[str, Any], str]:
     r = layer_row(session, slug)
     srid, lat_first = crs_of(crs)
     x = session.execute(
@@ -252,14 +345,14 @@ def item(session: Session, slug: str, fid: str, *, base: str, crs: str | None = 
     ).first()
     if x is None:
         raise NotFound(f"collection {slug!r} has no item {fid!r}")
-    uri = next(u for u, v in SUPPORTED_CRS.items() if v == (srid, lat_first))
+    href = f"{base}/collections/{slug}/items/{quote(fid, safe='')}"
     return {
         "type": "Feature",
         "id": x.fid,
         "geometry": json.loads(x.g),
         "properties": {"name": x.name, **(x.properties or {})},
         "links": [
-            {"rel": "self", "type": "application/geo+json", "href": f"{base}/collections/{slug}/items/{fid}"},
+            *links.format_links(href + (f"?{urlencode({'crs': crs})}" if crs else ""), fmt, links.ITEM),
             {"rel": "collection", "type": "application/json", "href": f"{base}/collections/{slug}"},
         ],
-    }, uri
+    }, crs_uri(srid, lat_first)

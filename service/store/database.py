@@ -55,7 +55,7 @@ def server_answers(url: str, *, timeout: int = 3) -> bool:
         return "does not exist" in str(exc)
 
 
-def make_engine(settings: Settings | None = None, *, url: str | None = None) -> Engine:
+def make_engine(settings: Settings | None = None, *, url: str | None = None, connect_timeout: int = 5) -> Engine:
     settings = settings or get_settings()
     target = url or settings.effective_database_url
     engine = create_engine(
@@ -66,7 +66,7 @@ def make_engine(settings: Settings | None = None, *, url: str | None = None) -> 
         pool_pre_ping=settings.pool_pre_ping,
         pool_recycle=1800,
         connect_args={
-            "connect_timeout": 5,
+            "connect_timeout": connect_timeout,
             "options": f"-c statement_timeout={settings.statement_timeout_ms}",
             "application_name": "gebiedscheck",
         },
