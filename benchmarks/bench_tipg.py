@@ -9,7 +9,11 @@ list of requests, interleaved (ours, tipg, tipg, ours, ...), and the medians of 
 
   1. items, the first page of 10 features (`?limit=10`);
   2. items, the first page of 1,000 features (`?limit=1000`);
-  3. a set of vector tiles (WebMercatorQuad): every z=14 tile over Assen, the z=12 ones, a sample of z=16.
+  3. a set of vector tiles (WebMercatorQuad): every z=14 tile over Assen, the z=12 ones, a sample of z=16;
+  4. items filtered with CQL2 (Part 3), the first page of 10 of 100 matches (`?filter=name LIKE 'Vak 010%'`);
+  5. ours against ours: the same area's tiles in NetherlandsRDNewQuad (levels 7/9/11: about the ground size of
+     WebMercatorQuad 12/14/16 at Assen's latitude, geometries in 28992, no reprojection) against case 3's
+     WebMercatorQuad tiles (reprojected to 3857): the cost of reprojecting.
 
 Same work on both sides: GeoJSON in CRS84 from geometries stored in EPSG:28992, tiles with a 64-pixel buffer
 (tipg's default is 256: TIPG_TILE_BUFFER=64 matches ours) and the client asks for uncompressed bodies
@@ -65,6 +69,7 @@ SLUG = "bench-grid"
 SCHEMA, VIEW = "bench_tipg", "bench_grid"
 TIPG_ID = f"{SCHEMA}.{VIEW}"
 ASSEN_RD = (228_000.0, 551_000.0, 240_000.0, 563_000.0)  # RD New (EPSG:28992) x0, y0, x1, y1
+CQL2_FILTER = "name%20LIKE%20%27Vak%20010%25%27"  # name LIKE 'Vak 010%': 100 of the grid's polygons
 HEADERS = {"Accept-Encoding": "identity", "Accept": "application/geo+json, application/json, */*"}
 
 
@@ -143,9 +148,23 @@ class Case:
     name: str
     ours: list[str]
     tipg: list[str]
+    against: str = "tipg"  # the server of the second list: tipg, or ours again (RD vs WebMercator tiles)
     rps: dict[str, list[float]] = field(default_factory=lambda: {"ours": [], "tipg": []})
     bytes_per_request: dict[str, float] = field(default_factory=dict)
     new_sessions: dict[str, int] = field(default_factory=lambda: {"ours": 0, "tipg": 0})
+
+
+def rd_tile_set() -> list[tuple[int, int, int]]:
+    """The NetherlandsRDNewQuad tiles (level, row, col) over Assen at levels 7 and 9, and a sample at 11."""
+    from service.ogc.tms import RD_NEW_QUAD, get
+
+    tms = get(RD_NEW_QUAD)
+    x0, y0, x1, y1 = ASSEN_RD
+
+    def level(z: int) -> list[tuple[int, int, int]]:
+        return [(t.z, t.y, t.x) for t in tms.tiles(x0, y0, x1, y1, [z], geographic_crs=tms.crs._pyproj_crs)]
+
+    return level(7) + level(9) + random.Random(5).sample(level(11), 60)
 
 
 def cases(tiles: list[tuple[int, int, int]], n_10: int, n_1000: int) -> list[Case]:
@@ -163,6 +182,17 @@ def cases(tiles: list[tuple[int, int, int]], n_10: int, n_1000: int) -> list[Cas
             f"tiles, {len(tiles)} (z12/z14/z16)",
             [f"{ours_tiles}/{z}/{y}/{x}" for z, x, y in tiles],  # OGC API - Tiles: tileMatrix/tileRow/tileCol
             [f"{tipg_tiles}/{z}/{x}/{y}" for z, x, y in tiles],
+        ),
+        Case(
+            "items, CQL2 filter, limit=10",
+            [f"{ours_items}?limit=10&filter={CQL2_FILTER}"] * n_10,
+            [f"{tipg_items}?limit=10&filter-lang=cql2-text&filter={CQL2_FILTER}"] * n_10,
+        ),
+        Case(
+            "tiles RD vs WebMercator (ours)",
+            [f"/collections/{SLUG}/tiles/NetherlandsRDNewQuad/{z}/{row}/{col}" for z, row, col in rd_tile_set()],
+            [f"{ours_tiles}/{z}/{y}/{x}" for z, x, y in tiles],
+            against="ours",
         ),
     ]
 
@@ -269,13 +299,43 @@ async def sanity(ours: httpx.AsyncClient, tipg: httpx.AsyncClient, case_list: li
         notes.append(
             f"{case.name}: numberMatched {total}; same features, order and vertex counts (also at offset 1000)"
         )
+    filtered = case_list[3]
+    a, b = (await ours.get(filtered.ours[0])), (await tipg.get(filtered.tipg[0]))
+    for r in (a, b):
+        if r.status_code != 200:
+            raise RuntimeError(f"{r.url}: HTTP {r.status_code}: {r.text[:300]}")
+    if not a.json()["numberMatched"] == b.json()["numberMatched"] == 100:
+        matched = (a.json()["numberMatched"], b.json()["numberMatched"])
+        raise RuntimeError(f"{filtered.name}: numberMatched ours/tipg {matched}, expected 100")
+    names_a = [f["properties"]["name"] for f in a.json()["features"]]
+    if names_a != [f["properties"]["name"] for f in b.json()["features"]] or not names_a[0].startswith("Vak 010"):
+        raise RuntimeError(f"{filtered.name}: ours and tipg return other features")
+    notes.append(f"{filtered.name}: numberMatched 100 on both; same first page")
+    rd = case_list[4]
+    rd_features, rd_kept = 0, []
+    for u in rd.ours:
+        r = await ours.get(u)
+        if r.status_code not in (200, 404):  # 404: a tile outside the layer's tileMatrixSetLimits
+            raise RuntimeError(f"{r.url}: HTTP {r.status_code}: {r.text[:300]}")
+        if r.status_code == 200:
+            rd_kept.append(u)
+            if r.content:
+                rd_features += sum(len(layer["features"]) for layer in mapbox_vector_tile.decode(r.content).values())
+    rd.ours[:] = rd_kept  # the timed lists hold tiles that answer 200 only
+    if rd_features == 0:
+        raise RuntimeError("every RD tile is empty: the tile set misses the layer")
+    notes.append(f"{rd.name}: {len(rd.ours)} RD tiles, {rd_features} features")
     tiles = case_list[2]
     n_ours = n_tipg = differ = empty = 0
+    kept: list[tuple[str, str]] = []
     for u_ours, u_tipg in zip(tiles.ours, tiles.tipg, strict=True):
         a, b = (await ours.get(u_ours)), (await tipg.get(u_tipg))
+        if a.status_code == 404 and b.status_code == 200 and not b.content:
+            continue  # outside the layer's tileMatrixSetLimits: ours says 404, tipg an empty tile; not timed
         for r in (a, b):
             if r.status_code != 200:
                 raise RuntimeError(f"{r.url}: HTTP {r.status_code}: {r.text[:300]}")
+        kept.append((u_ours, u_tipg))
         fa = sum(len(layer["features"]) for layer in mapbox_vector_tile.decode(a.content).values()) if a.content else 0
         fb = sum(len(layer["features"]) for layer in mapbox_vector_tile.decode(b.content).values()) if b.content else 0
         if (fa == 0) != (fb == 0):
@@ -283,8 +343,12 @@ async def sanity(ours: httpx.AsyncClient, tipg: httpx.AsyncClient, case_list: li
         n_ours, n_tipg, differ, empty = n_ours + fa, n_tipg + fb, differ + (fa != fb), empty + (fa == 0)
     if n_ours == 0:
         raise RuntimeError("every tile is empty: the tile set misses the layer")
+    skipped = len(tiles.ours) - len(kept)
+    tiles.ours[:], tiles.tipg[:] = [a for a, _ in kept], [b for _, b in kept]
+    rd.tipg[:] = list(tiles.ours)  # RD against the same WebMercatorQuad tiles
     notes.append(
-        f"{tiles.name}: {len(tiles.ours) - empty} tiles with data, {n_ours} features (ours) vs {n_tipg} (tipg); "
+        f"{tiles.name}: {skipped} tiles outside the data's limits left out (ours 404, tipg empty); "
+        f"{len(tiles.ours) - empty} tiles with data, {n_ours} features (ours) vs {n_tipg} (tipg); "
         f"{differ} tiles differ in count (edge features: ours selects by bounding box, tipg by intersection)"
     )
     return notes
@@ -308,11 +372,13 @@ async def measure(
         httpx.AsyncClient(base_url=tipg.base, **opts) as c_tipg,
     ):
         notes = await sanity(c_ours, c_tipg, case_list, total)
-        clients = {"ours": c_ours, "tipg": c_tipg}
+        servers = {"ours": c_ours, "tipg": c_tipg}
         for case in case_list:  # warm up: up to 200 requests of each case on both
+            clients = {"ours": c_ours, "tipg": servers[case.against]}
             for side in ("ours", "tipg"):
                 await hammer(clients[side], getattr(case, side)[:200], args.concurrency)
         for case in case_list:
+            clients = {"ours": c_ours, "tipg": servers[case.against]}
             for rep in range(args.repeats):
                 order = ("ours", "tipg") if rep % 2 == 0 else ("tipg", "ours")  # interleaved, alternating first
                 for side in order:
