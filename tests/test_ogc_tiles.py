@@ -312,3 +312,17 @@ def test_gdal_reads_our_tiles(live: str, tms_id: str, epsg: int, hk_bounds: dict
     x0, y0, x1, y1 = got["bounds"]  # in the set's own coordinates: the polygon's, within MVT precision
     bx0, by0, bx1, by1 = hk_bounds[tms_id]
     assert abs(x0 - bx0) < 5 and abs(y0 - by0) < 5 and abs(x1 - bx1) < 5 and abs(y1 - by1) < 5, (got, hk_bounds)
+
+
+def test_cache_off_builds_every_tile_from_the_database(
+    tsettings: Settings, hk_point: tuple[float, float], tmp_path: Path
+) -> None:
+    """GEBIEDSCHECK_TILE_CACHE_MB=0: the same tile, nothing written under the data dir."""
+    from service.api.app import create_app
+
+    off = tsettings.model_copy(update={"tile_cache_mb": 0, "data_dir": tmp_path / "data"})
+    row, col = rd_tile(*hk_point, 13)
+    with TestClient(create_app(off)) as c:
+        r = c.get(f"{HK}/{RD}/13/{row}/{col}")
+    assert r.status_code == 200 and names(r.content) == ["Havenkwartier"]
+    assert list((tmp_path / "data").rglob("*.mvt")) == []

@@ -79,7 +79,8 @@ def tile(
         level=tileMatrix,
         row=tileRow,
         col=tileCol,
-        cache_dir=settings.data_dir / "tiles",
+        cache_dir=settings.data_dir / "tiles" if settings.tile_cache_mb > 0 else None,
+        cache_bytes=settings.tile_cache_mb * 1024 * 1024,
     )
     etag = f'"{slug}-v{version.id}-{tileMatrixSetId}-{tileMatrix}-{tileRow}-{tileCol}"'
     if request.headers.get("if-none-match") == etag:

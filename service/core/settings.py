@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     validation_timeout_ms: int = Field(
         default=5_000, description="Time budget to validate (and repair) one geometry (422 'too complex' past it)"
     )
+    tile_cache_mb: int = Field(
+        default=512,
+        ge=0,
+        description="Vector tiles kept on disk under the data dir (tiles/), per layer version; the oldest go past "
+        "this size. 0 turns the cache off (every tile built from the database).",
+    )
     viewer_max_vertices: int = Field(
         default=300_000, description="Most vertices the public viewer page carries (simplified harder above it)"
     )

@@ -90,7 +90,15 @@ def limits(session: Session, v: Version, tms_id: str) -> list[tms.Limits]:
 
 
 def tile(
-    session: Session, slug: str, *, tms_id: str, level: int, row: int, col: int, cache_dir: Path | None = None
+    session: Session,
+    slug: str,
+    *,
+    tms_id: str,
+    level: int,
+    row: int,
+    col: int,
+    cache_dir: Path | None = None,
+    cache_bytes: int = tilecache.MAX_BYTES,
 ) -> tuple[bytes, Version]:
     """A Mapbox Vector Tile of the collection's version in force, and that version.
 
@@ -107,7 +115,7 @@ def tile(
         return cached, v
     data = build(session, v.id, slug, tms_id=tms_id, level=level, row=row, col=col)
     if cache_dir is not None:
-        tilecache.put(cache_dir, key, data)
+        tilecache.put(cache_dir, key, data, max_bytes=cache_bytes)
     return data, v
 
 
