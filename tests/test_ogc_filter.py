@@ -436,3 +436,14 @@ def test_owslib_gets_filtered_sorted_features(fsettings) -> None:
         asc = api.collection_items("natura2000", filter="name LIKE '%e%'", sortby=("name", "asc"), limit=2)
         assert [f["properties"]["name"] for f in asc["features"]] == ["Drentsche Aa-gebied", "Fochteloërveen"]
         assert asc["numberMatched"] == 3
+
+
+def test_property_types_are_read_once_per_version(client, fengine) -> None:
+    """Regression: the cache key was overwritten by a loop variable, so every items request scanned the jsonb."""
+    from service.ogc import queryables
+
+    with fengine.connect() as c:
+        v = c.execute(text("SELECT version_id FROM gc_versions_in_force WHERE slug = 'havenkwartier'")).scalar_one()
+    queryables._cache.clear()
+    client.get("/collections/havenkwartier/items", params={"filter": "name = 'Havenkwartier'"})
+    assert [k[1] for k in queryables._cache] == [v]

@@ -26,9 +26,9 @@ _lock = threading.Lock()
 def property_types(session: Session, version_id: int) -> dict[str, tuple[str, ...]]:
     """The jsonb properties of a version: key -> its JSON Schema types ('integer' when every number is whole)."""
     url = session.get_bind().engine.url
-    key = (f"{url.host}:{url.port}/{url.database}", version_id)
+    cache_key = (f"{url.host}:{url.port}/{url.database}", version_id)
     with _lock:
-        hit = _cache.get(key)
+        hit = _cache.get(cache_key)
     if hit is not None:
         return hit
     rows = session.execute(
@@ -48,7 +48,7 @@ def property_types(session: Session, version_id: int) -> dict[str, tuple[str, ..
     with _lock:
         if len(_cache) >= CACHE_SIZE:
             _cache.clear()
-        _cache[key] = found
+        _cache[cache_key] = found
     return found
 
 
