@@ -76,10 +76,10 @@ def coverage_fractions(geoms: Sequence[BaseGeometry], transform: Any, shape: tup
         row[inside] * width + col[inside],
         weights=(um[inside] - col[inside]) * piece_dv[inside],
         minlength=height * width,
-    ).reshape(shape)
+    ).reshape(shape).astype(np.float64, copy=False)  # with no piece inside, bincount gives integers
     dcol = np.minimum(col, width)
     deltas = np.bincount(row * (width + 1) + dcol, weights=piece_dv, minlength=height * (width + 1))
-    deltas = deltas.reshape(height, width + 1)
+    deltas = deltas.reshape(height, width + 1).astype(np.float64, copy=False)
     right_of = np.cumsum(deltas[:, ::-1], axis=1)[:, ::-1] - deltas  # sum over columns k > c
     frac = -(partial + right_of[:, :width])  # v runs downwards: flip the sign
     np.clip(frac, 0.0, 1.0, out=frac)
