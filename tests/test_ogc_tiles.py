@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sqlalchemy import text
 
 from service.api.app import create_app
 from service.core.settings import Settings
-from service.ogc import tilecache
+from service.ogc import tilecache, tiles
 from service.spatial.geo import rd_to_wgs84
 from tests.conftest import defaults_database, live_server
 
@@ -164,6 +165,9 @@ def test_out_of_range_and_empty_tiles(client: TestClient, hk_point: tuple[float,
     empties = [client.get(f"{HK}/{RD}/16/{r}/{c}") for r, c in corners]
     assert all(e.status_code == 200 for e in empties)
     assert any(e.content == b"" for e in empties)
+    # An empty tile is answered but not kept (a lagging read replica must not leave one under a version's key)
+    r, c = next(rc for rc, e in zip(corners, empties, strict=True) if e.content == b"")
+    assert list(client.app.state.settings.data_dir.rglob(f"{RD}/16/{r}/{c}.mvt")) == []
 
 
 def test_etag_and_the_old_template_path(client: TestClient, hk_point: tuple[float, float]) -> None:
@@ -220,6 +224,7 @@ def test_tiles_come_from_the_cache_and_a_new_version_is_a_new_key(
         )
         c.execute(text("UPDATE layers SET current_version_id = :n WHERE slug = 'havenkwartier'"), {"n": new})
     try:
+        time.sleep(tiles.VERSION_TTL_S + 0.1)  # tiles see a new version within VERSION_TTL_S
         fresh = client.get(f"{HK}/{RD}/13/{row}/{col}")
         assert names(fresh.content) == ["Havenkwartier"] and fresh.headers["etag"] != first.headers["etag"]
         assert len(list((tsettings.data_dir / "tiles").rglob(f"{RD}/13/{row}/{col}.mvt"))) == 2
@@ -227,6 +232,7 @@ def test_tiles_come_from_the_cache_and_a_new_version_is_a_new_key(
         with eng.begin() as c:
             c.execute(text("UPDATE layers SET current_version_id = :v WHERE slug = 'havenkwartier'"), {"v": before})
         eng.dispose()
+    time.sleep(tiles.VERSION_TTL_S + 0.1)
     assert names(client.get(f"{HK}/{RD}/13/{row}/{col}").content) == ["uit de cache"]  # rolled back: the old key
 
 

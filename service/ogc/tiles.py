@@ -10,6 +10,7 @@ stored EPSG:28992 geometries with the tile's envelope from the tile matrix set: 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,14 +64,30 @@ _TILE_SQL = {
 }
 _limits: dict[tuple[str, str], list[tms.Limits]] = {}
 _limits_lock = threading.Lock()
+# The version in force as tiles see it, kept this long per (database, collection): a warm tile then needs no
+# query at all. A new version or a rollback reaches tile clients within VERSION_TTL_S (their Cache-Control
+# says 300 s anyway); the key of every cached tile still holds the version, so no old tile is served after.
+VERSION_TTL_S = 1.0
+_versions: dict[tuple[str, str], tuple[float, Version]] = {}
 
 
-def version(session: Session, slug: str) -> Version:
-    """The collection's version in force (``as_of`` aware): one indexed lookup; 404 for an unknown collection."""
+def version(session: Session, slug: str, *, ttl_s: float = 0.0) -> Version:
+    """The collection's version in force (``as_of`` aware): one indexed lookup; 404 for an unknown collection.
+    With ``ttl_s`` an answer of the last ``ttl_s`` seconds from the same database is used again."""
+    bind: Any = session.get_bind()
+    key = (str(getattr(bind, "engine", bind).url), slug)
+    now = time.monotonic()
+    if ttl_s > 0 and (hit := _versions.get(key)) is not None and hit[0] > now:
+        return hit[1]
     row = session.execute(_VERSION_SQL, {"s": slug}).first()
     if row is None or row[0] is None:
         raise NotFound(f"collection {slug!r} does not exist")
-    return Version(int(row[0]), str(row[1]))
+    found = Version(int(row[0]), str(row[1]))
+    if ttl_s > 0:
+        if len(_versions) >= _LIMITS_MAX:
+            _versions.clear()
+        _versions[key] = (now + ttl_s, found)
+    return found
 
 
 def limits(session: Session, v: Version, tms_id: str) -> list[tms.Limits]:
@@ -105,7 +122,7 @@ def tile(
     Out of the tile matrix set or of the version's limits: 404 naming the limits. With ``cache_dir`` a tile is
     built once per (version, tile matrix set, tile) and then read from disk (:mod:`service.ogc.tilecache`)."""
     tms.check_tile(tms_id, level, row, col)
-    v = version(session, slug)
+    v = version(session, slug, ttl_s=VERSION_TTL_S)
     lim = next((x for x in limits(session, v, tms_id) if x.level == level), None)
     if lim is None or not lim.holds(row, col):
         where = lim.text() if lim else "none (the collection has no features)"
@@ -114,7 +131,9 @@ def tile(
     if cache_dir is not None and (cached := tilecache.get(cache_dir, key)) is not None:
         return cached, v
     data = build(session, v.id, slug, tms_id=tms_id, level=level, row=row, col=col)
-    if cache_dir is not None:
+    # An empty tile is not kept: cheap to build again, and a read replica that has not replayed this version yet
+    # (its features) would otherwise leave an empty tile under the version's key for good.
+    if cache_dir is not None and data:
         tilecache.put(cache_dir, key, data, max_bytes=cache_bytes)
     return data, v
 
