@@ -20,6 +20,7 @@ from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 
 from service.questions.heat import WHOLE_RASTER_CELLS, RasterGrid, open_grid
+from service.spatial.coverage import cell_pieces
 
 CHUNK_CELLS = 2_000_000  # padded window cells per chunk (float64 arrays of this size: 16 MB each)
 
@@ -146,32 +147,7 @@ def _chunk(
     x0, y0 = t.c + win[poly, 0] * t.a, t.f + win[poly, 1] * t.e  # each window's origin, as Affine of the window
     u0, v0 = (a[:, 0] - x0) / cw, (y0 - a[:, 1]) / ch
     u1, v1 = (b[:, 0] - x0) / cw, (y0 - b[:, 1]) / ch
-    du, dv = u1 - u0, v1 - v0
-    n = u0.size
-    ts, segs = [np.zeros(n), np.ones(n)], [np.arange(n), np.arange(n)]
-    for p0, d, f0, f1 in ((u0, du, np.floor(u0), np.floor(u1)), (v0, dv, np.floor(v0), np.floor(v1))):
-        count = np.abs(f1 - f0).astype(np.int64)
-        total = int(count.sum())
-        if total:
-            seg = np.repeat(np.arange(n), count)
-            first = np.minimum(f0, f1)[seg] + 1
-            offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
-            ts.append((first + offset - p0[seg]) / d[seg])
-            segs.append(seg)
-    tt, seg = np.concatenate(ts), np.concatenate(segs)
-    # By segment, then t: one float sort of seg·4 + t (t lies in [0, 1]), checked; lexsort where it is not exact.
-    order = np.argsort(seg * 4.0 + tt)
-    tt, seg = tt[order], seg[order]
-    if not np.all((seg[1:] != seg[:-1]) | (tt[1:] >= tt[:-1])):
-        order = np.lexsort((tt, seg))
-        tt, seg = tt[order], seg[order]
-    keep = (seg[:-1] == seg[1:]) & (tt[1:] > tt[:-1])
-    ta, tb, s = tt[:-1][keep], tt[1:][keep], seg[:-1][keep]
-    ua, ub = u0[s] + ta * du[s], u0[s] + tb * du[s]
-    va, vb = v0[s] + ta * dv[s], v0[s] + tb * dv[s]
-    um, vm = (ua + ub) / 2, (va + vb) / 2
-    col, row = np.floor(um).astype(np.int64), np.floor(vm).astype(np.int64)
-    piece_dv = vb - va
+    s, col, row, um, piece_dv = cell_pieces(u0, v0, u1, v1)
     p = poly[s]
     w, h = width[p], height[p]
     ok = (row >= 0) & (row < h) & (col >= 0)
