@@ -24,7 +24,7 @@ from service.core.errors import NotFound
 from service.core.schemas import NestedZone, Policy, ZoneRef
 from service.core.settings import Settings, get_settings
 from service.spatial.geo import XY, Location, rd_to_wgs84
-from service.store.current import SourceRef, is_loaded, require_version, source_ref
+from service.store.current import VERSIONS_IN_FORCE, SourceRef, require_version, source_ref
 
 NATURA2000 = "natura2000"
 MUNICIPALITY = "gemeentegrens"
@@ -103,47 +103,39 @@ def point_sql(loc: Location) -> tuple[str, dict[str, float]]:
 
 def zones_at(session: Session, loc: Location, *, settings: Settings | None = None) -> ZonesAnswer:
     """Every zone (current version of each Omgevingsvisie or Natura 2000 layer) that contains the point, and
-    the zones within ``settings.nearby_distance_m`` that do not (:func:`zone_context`).
+    the zones within ``settings.nearby_distance_m`` that do not (:data:`CONTEXT_SQL`), in one statement
+    (:data:`ZONES_AT_SQL`: the viewer's hottest question, one round trip).
 
     Uses ST_Intersects, so a point on a boundary counts as inside, and a point in a hole is outside.
     """
     settings = settings or get_settings()
-    pt, params = point_sql(loc)
-    rows = session.execute(
-        text(
-            f"""
-            SELECT vf.slug, vf.title, vf.category, vf.policy_section, vf.policy_summary, vf.accuracy_m,
-                   vf.provenance, vf.indicative, vf.number, vf.source_name, vf.source_identifier, f.fid, f.name
-            FROM gc_versions_in_force vf
-            JOIN features f ON f.version_id = vf.version_id
-            WHERE vf.kind = 'vector' AND ST_Intersects(f.geom, {pt})
-            ORDER BY vf.category = 'natura2000', vf.slug, f.name
-            """
-        ),
-        params,
-    ).all()
+    distance = nearby_distance(settings)
+    params = {
+        "px": loc.rd.x,
+        "py": loc.rd.y,
+        "nearby_m": distance,
+        "categories": list(ZONE_CATEGORIES),
+        "municipality": MUNICIPALITY,
+    }
+    r = session.execute(ZONES_AT_SQL, params).one()
     zones = [
         Zone(
-            layer=r.slug,
-            layer_title=r.title,
-            feature_id=r.fid,
-            name=r.name,
-            policy=Policy(section=r.policy_section, summary=r.policy_summary),
-            accuracy_m=r.accuracy_m,
-            source=source_ref(r),
+            layer=slug,
+            layer_title=title,
+            feature_id=fid,
+            name=name,
+            policy=Policy(section=section, summary=summary),
+            accuracy_m=accuracy,
+            source=source_ref(dict(zip(SOURCE_COLUMNS, (slug, *source), strict=True))),
         )
-        for r in rows
-        if r.category in ZONE_CATEGORIES
+        for slug, title, fid, name, section, summary, accuracy, *source in r.zones or []
     ]
-    muni_loaded = any(r.slug == MUNICIPALITY for r in rows) or is_loaded(session, MUNICIPALITY)
-    inside = any(r.slug == MUNICIPALITY for r in rows) if muni_loaded else None
-    distance = nearby_distance(settings)
-    ctx = zone_context(session, f"(SELECT 0 AS i, {pt} AS geom)", params, distance).get(0)
+    layers = {slug: (v[0], v[1], v[2]) for slug, v in (r.layer_info or {}).items()}
     return ZonesAnswer(
         location=loc,
-        in_municipality=inside,
+        in_municipality=r.in_municipality,
         zones=zones,
-        nearby=ctx.nearby if ctx else [],
+        nearby=context_of(r, layers).nearby,
         nearby_distance_m=distance,
     )
 
@@ -270,6 +262,41 @@ LEFT JOIN near n ON n.i = s.i
 LEFT JOIN nested x ON x.i = s.i
 LEFT JOIN cover c ON c.i = s.i
 """
+
+
+ZONES_AT_SQL = text(
+    f"""
+WITH vif AS MATERIALIZED (SELECT * FROM {VERSIONS_IN_FORCE}),
+hit AS MATERIALIZED (  -- one index scan for the point, over every version; then only the versions in force
+    SELECT f.version_id, f.fid, f.name FROM features f
+    WHERE ST_Intersects(f.geom, ST_SetSRID(ST_MakePoint(:px, :py), 28992))
+),
+at AS (
+    SELECT vf.slug, vf.title, vf.category, vf.policy_section, vf.policy_summary, vf.accuracy_m,
+           vf.provenance, vf.indicative, vf.number, vf.source_name, vf.source_identifier, h.fid, h.name
+    FROM hit h JOIN vif vf ON vf.version_id = h.version_id
+    WHERE vf.kind = 'vector'
+)
+SELECT ctx.nearby, ctx.nested, ctx.area, ctx.outside,
+       CASE WHEN ctx.nearby IS NOT NULL THEN (
+           SELECT jsonb_object_agg(l.slug, jsonb_build_array(l.title, l.policy_section, l.policy_summary))
+           FROM vif l WHERE l.category = ANY(:categories)) END AS layer_info,
+       CASE WHEN (SELECT vif.version_id IS NOT NULL FROM vif WHERE vif.slug = :municipality)
+            THEN EXISTS (SELECT 1 FROM at WHERE at.slug = :municipality) END AS in_municipality,
+       (SELECT jsonb_agg(jsonb_build_array(z.slug, z.title, z.fid, z.name, z.policy_section, z.policy_summary,
+                                           z.accuracy_m, z.number, z.source_name, z.source_identifier,
+                                           z.indicative, z.provenance)
+                         ORDER BY z.category = 'natura2000', z.slug, z.name)
+        FROM at z WHERE z.category = ANY(:categories)) AS zones
+FROM ({CONTEXT_SQL.format(source="(SELECT 0 AS i, ST_SetSRID(ST_MakePoint(:px, :py), 28992) AS geom)")}) ctx
+"""
+)
+""":func:`zones_at` in one statement and one row: :data:`CONTEXT_SQL` for the point (its zones nearby), the titles
+and policy of the zone layers (only when a zone is nearby), whether the point lies in the municipality (NULL while
+its boundary is not loaded) and the zones of :data:`ZONE_CATEGORIES` at the point in answer order (``zones``: JSON
+arrays, few columns: building a result's column metadata costs more than its values)."""
+# The order of the source columns at the end of each of ``zones``' arrays (for :func:`source_ref`).
+SOURCE_COLUMNS = ("slug", "number", "source_name", "source_identifier", "indicative", "provenance")
 
 
 class ZoneContext(BaseModel):
