@@ -160,7 +160,7 @@ NEAREST_SQL = """
 SELECT p.feature_id, ST_Distance(p.geom, pt.g) AS d, ST_X(ST_ClosestPoint(p.geom, pt.g)) AS cx,
        ST_Y(ST_ClosestPoint(p.geom, pt.g)) AS cy
 FROM feature_parts p, (SELECT {pt} AS g) pt
-WHERE p.version_id = :version_id
+WHERE p.version_id = CAST(:version_id AS integer)  -- the column's type: the GiST (geom, version_id) index
 ORDER BY p.geom <-> pt.g
 LIMIT 1
 """

@@ -166,6 +166,7 @@ class Feature(Base):
         CheckConstraint("NOT ST_IsEmpty(geom) AND ST_IsValid(geom)", name="features_geom_check"),
         Index("features_version_idx", "version_id"),
         Index("features_geom_gist", "geom", postgresql_using="gist"),
+        Index("features_version_name_idx", "version_id", "name"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -184,7 +185,7 @@ class FeaturePart(Base):
     __tablename__ = "feature_parts"
     __table_args__ = (
         Index("feature_parts_version_idx", "version_id"),
-        Index("feature_parts_geom_gist", "geom", postgresql_using="gist"),
+        Index("feature_parts_geom_version_gist", "geom", "version_id", postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
