@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_driver.py", "bench_questions.py", "bench_viewer.py", "bench_tipg.py", "bench_load.py"]
+BENCHMARKS = [
+    "bench_driver.py",
+    "bench_questions.py",
+    "bench_viewer.py",
+    "bench_tipg.py",
+    "bench_load.py",
+    "bench_batch.py",
+    "bench_scale.py",
+]
 
 if __name__ == "__main__":
     status = 0
