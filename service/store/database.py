@@ -19,7 +19,7 @@ from service.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 
 
 def sqlalchemy_url(url: str) -> str:
