@@ -154,3 +154,11 @@ def test_unknown_or_unsupported_parameters_are_400(client, url: str) -> None:
     r = client.get(url)
     assert r.status_code == 400, r.text
     assert isinstance(r.json()["detail"], str)
+
+
+def test_the_collection_link_reads_dutch_on_item_and_items_pages(client) -> None:
+    """The HTML views show a link's title: the way back to the collection is "Collectie", not the rel."""
+    for path in ("/collections/natura2000/items/witterveld", "/collections/natura2000/items"):
+        link = next(x for x in client.get(path).json()["links"] if x["rel"] == "collection")
+        assert link["title"] == "Collectie"
+        assert ">Collectie</a>" in client.get(path, params={"f": "html"}).text

@@ -22,6 +22,7 @@ from service.core.errors import BadRequest, NotFound
 from service.ogc import filtering, links
 from service.ogc.queryables import filter_types, parse_properties, parse_sortby, property_types
 from service.ogc.temporal import parse_datetime
+from service.store.current import collections_in_force
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -129,13 +130,7 @@ def _collection_doc(r: Any, base: str, fmt: str = "json") -> dict[str, Any]:
 
 
 def collections(session: Session, base: str, *, fmt: str = "json") -> dict[str, Any]:
-    slugs = (
-        session.execute(
-            text("SELECT slug FROM gc_versions_in_force WHERE kind = 'vector' AND version_id IS NOT NULL ORDER BY slug")
-        )
-        .scalars()
-        .all()
-    )
+    slugs = collections_in_force(session)
     return {
         "links": links.format_links(f"{base}/collections", fmt, links.PAGE),
         "crs": list(SUPPORTED_CRS),
@@ -294,7 +289,7 @@ def items_page(
 
     page_links = [
         *links.format_links(at(q.offset, keep), fmt, links.ITEMS),
-        {"rel": "collection", "type": "application/json", "href": f"{base}/collections/{slug}"},
+        {"rel": "collection", "type": "application/json", "title": "Collectie", "href": f"{base}/collections/{slug}"},
     ]
     if q.offset + returned < matched:
         page_links.append({"rel": "next", "type": media, "href": at(q.offset + p.capped, paged)})
@@ -353,6 +348,11 @@ def item(
         "properties": {"name": x.name, **(x.properties or {})},
         "links": [
             *links.format_links(href + (f"?{urlencode({'crs': crs})}" if crs else ""), fmt, links.ITEM),
-            {"rel": "collection", "type": "application/json", "href": f"{base}/collections/{slug}"},
+            {
+                "rel": "collection",
+                "type": "application/json",
+                "title": "Collectie",
+                "href": f"{base}/collections/{slug}",
+            },
         ],
     }, crs_uri(srid, lat_first)

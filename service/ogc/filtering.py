@@ -70,8 +70,21 @@ def parse(text: str, lang: str | None) -> Any:
     except RecursionError as exc:
         raise BadRequest(f"filter is nested too deeply (at most {MAX_DEPTH} levels)") from exc
     except Exception as exc:  # lark's and pygeofilter's own errors: the input is not CQL2 they understand
-        first = " ".join(str(exc).split())[:300] or type(exc).__name__
-        raise BadRequest(f"filter is not valid {lang}: {first}") from exc
+        raise BadRequest(f"filter is not valid {lang}: {_syntax_error(exc)}") from exc
+
+
+def _syntax_error(exc: Exception) -> str:
+    """Where and what, from a lark error, without its list of expected grammar terminals (``__ANON_4`` ...)."""
+    line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+    token = getattr(exc, "token", None)
+    char = getattr(exc, "char", None)
+    if token is not None:
+        what = "the filter ends too early" if token.type == "$END" else f"unexpected {str(token)!r}"
+    elif char is not None:
+        what = f"unexpected character {char!r}"
+    else:
+        return " ".join(str(exc).split())[:300] or type(exc).__name__
+    return f"{what} at line {line}, column {column}" if line is not None and line > 0 else what
 
 
 def _text_depth(text: str) -> None:
