@@ -183,3 +183,85 @@ def test_a_load_has_its_own_statement_timeout(session, settings) -> None:
     assert session.execute(text("SHOW statement_timeout")).scalar_one() == "10min"
     session.rollback()
     assert session.execute(text("SHOW statement_timeout")).scalar_one() == "30s"
+
+
+def test_a_load_of_an_invalid_file_names_the_feature_and_writes_nothing(store) -> None:
+    """No dry run, no repair: the rows are copied once and the table's CHECK decides validity. A refused copy is
+    rolled back to its savepoint (the load's transaction stays usable) and the features are named as before."""
+    from service.loading.versions import load_file
+
+    settings, engine = store
+    before = counts(engine)
+    with session_scope(engine) as session:
+        with pytest.raises(LayerLoadError) as info:
+            load_file(session, DATA / "bowtie.gpkg", slug="vlinder", create=True, title="Vlinder", settings=settings)
+        assert (
+            session.execute(
+                text(
+                    "SELECT count(*) FROM features f JOIN layer_versions v ON v.id = f.version_id "
+                    "JOIN layers l ON l.id = v.layer_id WHERE l.slug = 'vlinder'"
+                )
+            ).scalar_one()
+            == 0
+        )
+        assert session.execute(text("SHOW statement_timeout")).scalar_one() == "10min"  # the load's own, back
+        session.rollback()
+    assert "1 invalid feature(s): feature 1 (Vlinderdas): invalid geometry: Self-intersection" in info.value.detail
+    assert "RD x 233100.0, y 557100.0" in info.value.detail and "--repair applies ST_MakeValid" in info.value.detail
+    assert counts(engine) == before
+
+
+def test_a_load_copies_every_feature_with_its_parts(store) -> None:
+    from service.loading.versions import load_file
+
+    settings, engine = store
+    with session_scope(engine) as session:
+        result = load_file(
+            session, DATA / "two_squares.gpkg", slug="vakken", create=True, title="Vakken", settings=settings
+        )
+        assert session.execute(text("SHOW statement_timeout")).scalar_one() == "10min"
+    assert result.status == "created" and result.feature_count == 2
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT f.fid, f.name, GeometryType(f.geom), ST_SRID(f.geom), round(ST_Area(f.geom)), "
+                "(SELECT count(*) FROM feature_parts p WHERE p.feature_id = f.id) FROM features f "
+                "JOIN layer_versions v ON v.id = f.version_id JOIN layers l ON l.id = v.layer_id "
+                "WHERE l.slug = 'vakken' ORDER BY f.fid"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("vierkant-a", "Vierkant A", "MULTIPOLYGON", 28992, 10_000, 1),
+        ("vierkant-b", "Vierkant B", "MULTIPOLYGON", 28992, 10_000, 1),
+    ]
+
+
+def test_a_3d_export_loads_as_2d(store, tmp_path) -> None:
+    """GIS exports often carry heights (PolygonZ): the zone is stored by its RD x/y, its area unchanged."""
+    import geopandas as gpd
+    import shapely
+
+    from service.loading.versions import load_file
+
+    settings, engine = store
+    ring = [(233_000, 557_000, 12.5), (233_100, 557_000, 13.0), (233_100, 557_100, 12.0), (233_000, 557_100, 11.0)]
+    path = tmp_path / "hoogte.gpkg"
+    gpd.GeoDataFrame(
+        {"name": ["Met hoogte", "Twee delen"]},
+        geometry=[
+            shapely.Polygon(ring),
+            shapely.MultiPolygon([shapely.Polygon([(x + 500, y, z) for x, y, z in ring])]),
+        ],
+        crs="EPSG:28992",
+    ).to_file(path)
+    with session_scope(engine) as session:
+        result = load_file(session, path, slug="hoogte", create=True, title="Hoogte", settings=settings)
+    assert result.feature_count == 2
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT f.name, ST_CoordDim(f.geom), ST_Area(f.geom) FROM features f JOIN layer_versions v "
+                "ON v.id = f.version_id JOIN layers l ON l.id = v.layer_id WHERE l.slug = 'hoogte' ORDER BY 1"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("Met hoogte", 2, 10_000.0), ("Twee delen", 2, 10_000.0)]

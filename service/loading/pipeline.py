@@ -1,7 +1,8 @@
 """Loading layer files into the store: read, validate, then write a new version in one transaction.
 
-Everything is read and validated before anything is written, so a bad file changes nothing. A load
-never deletes or rewrites an older version; it adds one and moves the layer's current-version pointer.
+Everything is read and checked before anything is written; validity is decided by PostGIS before or while
+the rows are written (see :mod:`service.loading.vectorwrite`), in the load's transaction, so a bad file changes
+nothing. A load never deletes or rewrites an older version; it adds one and moves the layer's current-version pointer.
 Loading a file whose sha256 equals the current version's creates no new version.
 """
 
@@ -23,12 +24,12 @@ from service.core.settings import Settings, get_settings
 from service.loading.manifest import Manifest, ManifestLayer, read_manifest
 from service.loading.rasterload import Cancel, PreparedRaster, read_raster, write_hotspots
 from service.loading.vectorload import PreparedVector, read_vector, validate_prepared
+from service.loading.vectorwrite import write_features
 from service.store.current import resolve_raster
 
 log = logging.getLogger(__name__)
 
 RD_EPSG = 28992
-MAX_PART_VERTICES = 256  # as migration 0002
 
 
 class VersionSource(BaseModel):
@@ -169,8 +170,8 @@ def write_version(
     if slug is None or source is None:
         raise LayerLoadError("a version needs its layer's slug and source (or a layer description)")
     kind = "raster" if isinstance(prepared, PreparedRaster) else "vector"
-    if isinstance(prepared, PreparedVector):
-        validate_prepared(session, prepared, settings=settings)
+    if isinstance(prepared, PreparedVector) and prepared.repair:
+        validate_prepared(session, prepared, settings=settings)  # repairs change the rows; else see vectorwrite
     # A load may run longer than a question: its own timeout, for this transaction only.
     session.execute(
         text("SELECT set_config('statement_timeout', :t, true)"), {"t": str(settings.load_statement_timeout_ms)}
@@ -257,30 +258,7 @@ def write_version(
         ).scalar_one()
     )
     if isinstance(prepared, PreparedVector):
-        defaults = feature_defaults or {}
-        session.execute(
-            text(
-                "INSERT INTO features (version_id, fid, name, properties, geom) VALUES "
-                "(:v, :fid, :name, CAST(:props AS jsonb), ST_Multi(ST_GeomFromWKB(:wkb, 28992)))"
-            ),
-            [
-                {
-                    "v": version_id,
-                    "fid": f.fid,
-                    "name": f.name,
-                    "props": json.dumps({**defaults, **{k: v for k, v in f.properties.items() if v is not None}}),
-                    "wkb": f.wkb,
-                }
-                for f in prepared.features
-            ],
-        )
-        session.execute(
-            text(
-                "INSERT INTO feature_parts (feature_id, version_id, geom) "
-                "SELECT id, version_id, (ST_Dump(ST_Subdivide(geom, :n))).geom FROM features WHERE version_id = :v"
-            ),
-            {"v": version_id, "n": MAX_PART_VERTICES},
-        )
+        write_features(session, version_id=version_id, prepared=prepared, defaults=feature_defaults, settings=settings)
     else:
         write_hotspots(
             session, version_id=version_id, raster_path=target, threshold_c=settings.heat_threshold_c, cancel=cancel

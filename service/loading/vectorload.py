@@ -25,6 +25,7 @@ RD_EPSG = 28992
 # The area of use of EPSG:28992 (the Netherlands, with a margin), in RD metres.
 RD_BOUNDS = (-7_000.0, 289_000.0, 300_000.0, 629_000.0)
 MAX_REASONS = 10
+ONE_POLYGON_MULTI = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"  # little-endian WKB: MultiPolygon of 1 polygon
 
 
 @dataclass
@@ -66,9 +67,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
 def slugify(value: str) -> str:
-    ascii_ = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-") or "feature"
+    if _SLUG.fullmatch(value):
+        return value
+    ascii_ = value if value.isascii() else unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    return _NOT_SLUG.sub("-", ascii_.lower()).strip("-") or "feature"
 
 
 def field_mapping(fields: list[str], name_field: str | None, *, source: str) -> tuple[str, dict[str, str]]:
@@ -159,6 +166,7 @@ def prepare_frame(
     """Check the features of a GeoDataFrame (from a file or a GIO) into a PreparedVector: polygonal, non-empty,
     named, inside the RD area (validity follows in :func:`validate_prepared`, in PostGIS). Columns are used by
     name, so any field name a GIS file may hold (``my field``, ``class``, ``2020``) is kept as it is."""
+    import numpy as np
     import shapely
 
     name = source_name
@@ -171,52 +179,77 @@ def prepare_frame(
         raise LayerLoadError(f"{name}: no id field {id_field!r} (fields: {', '.join(map(str, gdf.columns))})")
 
     prepared = PreparedVector(path=source, sha256=sha256, source_name=source_name, repair=repair)
-    problems: list[str] = []
-    seen: set[str] = set()
-    minx, miny, maxx, maxy = RD_BOUNDS
     attributes = [c for c in gdf.columns if c not in (gdf.geometry.name, name_field)]
     columns = {c: gdf[c].tolist() for c in {name_field, *attributes, *([id_field] if id_field else [])}}
-    for i, geom in enumerate(gdf.geometry.tolist()):
-        if cancel is not None and i % 1000 == 0 and cancel():
+    names = [plain_value(v) for v in columns[name_field]]
+    # The geometry checks at once over the whole column (shapely 2), the messages only for the rows that fail.
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    type_id = shapely.get_type_id(geoms)
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    polygonal = (type_id == 3) | (type_id == 6)
+    bx0, by0, bx1, by1 = shapely.bounds(geoms).T
+    minx, miny, maxx, maxy = RD_BOUNDS
+    with np.errstate(invalid="ignore"):
+        outside = (bx0 < minx) | (by0 < miny) | (bx1 > maxx) | (by1 > maxy)
+    named = np.fromiter((bool(n) for n in names), dtype=bool, count=len(names))
+    bad = np.flatnonzero(empty | ~polygonal | outside | ~named)
+    if bad.size:
+        raise LayerLoadError(_problems(names, geoms, bad, empty, polygonal, outside, name=name, field=name_field))
+    if cancel is not None and cancel():
+        from service.core.errors import LoadCancelled
+
+        raise LoadCancelled("the load was stopped before it was written; nothing changed")
+    # A MultiPolygon's WKB is its header and count before its polygons' WKB: a polygon becomes one by a prefix.
+    if shapely.has_z(geoms).any():  # heights are not part of a zone: RD x/y are stored (a 3D export loads)
+        geoms = shapely.force_2d(geoms)
+    wkbs = shapely.to_wkb(geoms, byte_order=1, output_dimension=2).tolist()
+    for i in np.flatnonzero(type_id == 3).tolist():
+        wkbs[i] = ONE_POLYGON_MULTI + wkbs[i]
+    areas = shapely.area(geoms).tolist()
+    seen: set[str] = set()
+    ids = columns[id_field] if id_field else None
+    for i in range(len(names)):
+        if cancel is not None and i % 100_000 == 0 and i and cancel():
             from service.core.errors import LoadCancelled
 
             raise LoadCancelled("the load was stopped before it was written; nothing changed")
-        raw_name = plain_value(columns[name_field][i])
-        label = f"feature {i + 1}" + (f" ({raw_name})" if raw_name else "")
-        if not raw_name:
-            problems.append(f"{label}: empty name in field {name_field!r}")
-        if geom is None or geom.is_empty:
-            problems.append(f"{label}: empty geometry")
-            continue
-        if geom.geom_type not in ("Polygon", "MultiPolygon"):
-            problems.append(f"{label}: geometry is a {geom.geom_type}, not a polygon")
-            continue
-        bx0, by0, bx1, by1 = geom.bounds
-        if bx0 < minx or by0 < miny or bx1 > maxx or by1 > maxy:
-            problems.append(f"{label}: lies outside the area of use of EPSG:28992 (bounds {geom.bounds})")
-            continue
-        props = {str(k): plain_value(columns[k][i]) for k in attributes}
-        fid = str(plain_value(columns[id_field][i])) if id_field else slugify(str(raw_name))
-        base, n = fid, 2
-        while fid in seen:
-            fid, n = f"{base}-{n}", n + 1
+        fid = str(plain_value(ids[i])) if ids is not None else slugify(str(names[i]))
+        if fid in seen:
+            base, n = fid, 2
+            while fid in seen:
+                fid, n = f"{base}-{n}", n + 1
         seen.add(fid)
-        multi = geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
         prepared.features.append(
             PreparedFeature(
                 fid=fid,
-                name=str(raw_name),
-                properties=props,
-                wkb=shapely.to_wkb(multi),
-                area_m2=float(multi.area),
+                name=str(names[i]),
+                properties={str(k): plain_value(columns[k][i]) for k in attributes},
+                wkb=wkbs[i],
+                area_m2=areas[i],
                 number=i + 1,
             )
         )
-    if problems:
-        shown = "; ".join(problems[:MAX_REASONS])
-        more = f" (and {len(problems) - MAX_REASONS} more)" if len(problems) > MAX_REASONS else ""
-        raise LayerLoadError(f"{name}: {len(problems)} invalid feature(s): {shown}{more}")
     return prepared
+
+
+def _problems(
+    names: list[Any], geoms: Any, bad: Any, empty: Any, polygonal: Any, outside: Any, *, name: str, field: str
+) -> str:
+    """The refusal of a file: each failing feature in file order, at most MAX_REASONS named."""
+    problems: list[str] = []
+    for i in bad.tolist():
+        label = f"feature {i + 1}" + (f" ({names[i]})" if names[i] else "")
+        if not names[i]:
+            problems.append(f"{label}: empty name in field {field!r}")
+        if empty[i]:
+            problems.append(f"{label}: empty geometry")
+        elif not polygonal[i]:
+            problems.append(f"{label}: geometry is a {geoms[i].geom_type}, not a polygon")
+        elif outside[i]:
+            problems.append(f"{label}: lies outside the area of use of EPSG:28992 (bounds {geoms[i].bounds})")
+    shown = "; ".join(problems[:MAX_REASONS])
+    more = f" (and {len(problems) - MAX_REASONS} more)" if len(problems) > MAX_REASONS else ""
+    return f"{name}: {len(problems)} invalid feature(s): {shown}{more}"
 
 
 def validate_prepared(session: Session, prepared: PreparedVector, *, settings: Settings | None = None) -> None:

@@ -131,10 +131,14 @@ def diff_with_current(session: Session, slug: str, prepared: PreparedVector) -> 
         ),
         {"s": slug},
     ).all()
-    old = {r[0]: shapely.from_wkb(bytes(r[1])) for r in rows}
-    new = {f.fid: shapely.from_wkb(f.wkb) for f in prepared.features}
-    changed = sorted(k for k in new.keys() & old.keys() if not new[k].equals_exact(old[k], 0.01))
-    old_area = sum(g.area for g in old.values()) if old else None
+    old = {r[0]: bytes(r[1]) for r in rows}
+    new = {f.fid: f.wkb for f in prepared.features} if old else dict.fromkeys(f.fid for f in prepared.features)
+    both = sorted(new.keys() & old.keys())
+    same = shapely.equals_exact(
+        shapely.from_wkb([new[k] for k in both]), shapely.from_wkb([old[k] for k in both]), 0.01
+    )
+    changed = [k for k, eq in zip(both, same.tolist(), strict=True) if not eq]
+    old_area = float(shapely.area(shapely.from_wkb(list(old.values()))).sum()) if old else None
     return DiffReport(
         slug=slug,
         source_name=prepared.source_name or prepared.path.name,
@@ -210,7 +214,8 @@ def load_file(
         source = source.model_copy(update=update)
         if new_layer is not None:
             new_layer = new_layer.model_copy(update=update)
-    validate_prepared(session, prepared, settings=settings)
+    if dry_run or repair:  # a real load of a file as it is: validity decided as it is written (vectorwrite)
+        validate_prepared(session, prepared, settings=settings)
     report = diff_with_current(session, slug, prepared)
     report.repairs = prepared.repairs
     if dry_run:

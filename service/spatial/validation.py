@@ -218,6 +218,12 @@ def _count(wkb: bytes) -> int:
     return int(shapely.get_num_coordinates(shapely.from_wkb(wkb)))
 
 
+def validation_budget_ms(vertices: int, *, settings: Settings | None = None) -> int:
+    """The time budget to validate ``vertices`` vertices: one request geometry's per ``max_vertices`` vertices
+    (what :func:`validate_many` gives each batch; a load's write of checked rows uses it too)."""
+    return _scaled(settings or get_settings(), vertices)
+
+
 def _scaled(settings: Settings, vertices: int) -> int:
     """The budget of a statement over ``vertices``: one request geometry's per ``max_vertices`` vertices."""
     per = max(1, settings.max_vertices)

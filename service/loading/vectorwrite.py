@@ -1,0 +1,109 @@
+"""Writing a vector version's features: one COPY into ``features``, then the parts by ``ST_Subdivide``.
+
+Validity is decided once, by the table itself: ``features_geom_check`` (``NOT ST_IsEmpty(geom) AND
+ST_IsValid(geom)``, migration 0001) runs GEOS on every row as it is copied, the same test as
+:func:`service.spatial.validation.validate_many`. A file that was not validated beforehand (the usual load:
+no repair, no dry run) is therefore written optimistically inside a savepoint: when a row breaks the check,
+or the copy runs past its budget (twice the validation budget of the file's vertices, so a pathological
+geometry cannot hold a load for minutes), the savepoint is rolled back and ``validate_prepared`` names the
+features and their reasons exactly as before. A file of valid polygons is checked by GEOS once, not twice,
+and goes over the wire once.
+
+The rows go as text COPY: hex WKB (PostGIS gives it the column's SRID), properties as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import psycopg
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from service.core.errors import LayerLoadError, QueryTimeout, from_database_error
+from service.core.settings import Settings, get_settings
+from service.loading.vectorload import PreparedVector, validate_prepared
+from service.spatial.validation import validation_budget_ms
+
+log = logging.getLogger(__name__)
+
+MAX_PART_VERTICES = 256  # as migration 0002
+COPY_FEATURES = "COPY features (version_id, fid, name, properties, geom) FROM STDIN"
+PARTS_SQL = (
+    "INSERT INTO feature_parts (feature_id, version_id, geom) "
+    "SELECT id, version_id, (ST_Dump(ST_Subdivide(geom, :n))).geom FROM features WHERE version_id = :v"
+)
+
+
+def write_features(
+    session: Session,
+    *,
+    version_id: int,
+    prepared: PreparedVector,
+    defaults: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Write ``prepared``'s features as version ``version_id`` (with their parts), in the caller's transaction.
+
+    Raises :class:`LayerLoadError` naming the invalid features (nothing of them stays written),
+    :class:`~service.core.errors.GeometryTooComplex` for a geometry past its validation budget, and
+    :class:`QueryTimeout` when valid rows could not be written within the budget."""
+    settings = settings or get_settings()
+    vertices = sum(len(f.wkb) for f in prepared.features) // 16
+    budget = 2 * validation_budget_ms(vertices, settings=settings)
+    try:
+        with session.begin_nested():
+            _copy(session, version_id=version_id, prepared=prepared, defaults=defaults or {}, budget_ms=budget)
+    except psycopg.errors.CheckViolation as exc:
+        if prepared.validated:
+            raise
+        log.info("copy of %s refused (%s); naming the features", prepared.path.name, exc.diag.message_primary)
+        validate_prepared(session, prepared, settings=settings)  # raises, naming each invalid feature
+        raise LayerLoadError(f"{prepared.source_name or prepared.path.name}: {exc.diag.message_primary}") from exc
+    except psycopg.Error as exc:  # past the budget (a cancel, or GEOS interrupted by it), or another failure
+        named = from_database_error(exc, timeout_ms=budget)
+        if not isinstance(named, QueryTimeout) or prepared.validated:
+            raise (named or exc) from exc
+        log.info("copy of %s ran past %d ms; validating the features on their own", prepared.path.name, budget)
+        validate_prepared(session, prepared, settings=settings)  # names a geometry too complex to validate
+        raise QueryTimeout(
+            f"writing {len(prepared.features):,} features took longer than {budget / 1000:g} s", cause=exc
+        ) from exc
+    session.execute(text(PARTS_SQL), {"v": version_id, "n": MAX_PART_VERTICES})
+
+
+def _copy(
+    session: Session, *, version_id: int, prepared: PreparedVector, defaults: dict[str, Any], budget_ms: int
+) -> None:
+    """One COPY of every feature under ``min(budget_ms, the load's statement_timeout)``."""
+    before = session.execute(
+        text(
+            "SELECT cur, set_config('statement_timeout', CAST(CASE WHEN cur > 0 AND cur < :ms THEN cur ELSE :ms END "
+            "AS text), true) FROM (SELECT CAST(setting AS integer) AS cur FROM pg_settings "
+            "WHERE name = 'statement_timeout') s"
+        ),
+        {"ms": budget_ms},
+    ).scalar_one()
+    raw = session.connection().connection.driver_connection
+    dumps = json.dumps
+    with raw.cursor() as cur, cur.copy(COPY_FEATURES) as copy:  # type: ignore[union-attr]
+        for f in prepared.features:
+            props = {**defaults, **{k: v for k, v in f.properties.items() if v is not None}}
+            copy.write_row((version_id, f.fid, f.name, dumps(props), _multi_hex(f.wkb)))
+    session.execute(text("SELECT set_config('statement_timeout', :t, true)"), {"t": str(before)})
+
+
+_MULTIPOLYGON_HEADS = (b"\x01\x06\x00\x00\x00", b"\x00\x00\x00\x00\x06")  # plain 2D WKB, either byte order
+
+
+def _multi_hex(wkb: bytes) -> str:
+    """Hex WKB of a MultiPolygon (what ``features.geom`` holds) from a Polygon's or a MultiPolygon's WKB."""
+    if wkb[:5] in _MULTIPOLYGON_HEADS:
+        return wkb.hex()
+    geom = shapely.from_wkb(wkb)
+    if geom.geom_type == "Polygon":
+        geom = shapely.MultiPolygon([geom])
+    return str(shapely.to_wkb(geom, hex=True))
