@@ -268,3 +268,47 @@ def test_paging_numbers_at_the_edges(client) -> None:
     big = client.get("/collections/wijkwinkelcentra/items?limit=9223372036854775807").json()
     assert big["numberReturned"] == 5 and "limitCapped" in big
     assert client.get("/collections/wijkwinkelcentra/items?offset=0&limit=1").json()["numberReturned"] == 1
+
+
+def test_a_versions_extent_is_stored_at_load_and_scanned_only_without_it(qengine) -> None:
+    """/collections and the tile limits read the box stored with the version (no scan of a national layer's
+    million rows per request); a version loaded before it was stored gets the same box from a scan."""
+    from sqlalchemy.orm import Session
+
+    from service.ogc.features import layer_row
+
+    with qengine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT l.slug, v.metadata->'extent_rd', (SELECT jsonb_build_array(ST_XMin(e), ST_YMin(e), ST_XMax(e), "
+                "ST_YMax(e)) FROM (SELECT ST_Extent(geom) e FROM features WHERE version_id = v.id) b) "
+                "FROM layers l JOIN layer_versions v ON v.id = l.current_version_id WHERE l.kind = 'vector'"
+            )
+        ).all()
+        assert len(rows) >= 10 and all(stored == scanned and stored is not None for _, stored, scanned in rows), rows
+        with Session(bind=conn) as session:
+            stored = layer_row(session, "havenkwartier", extent=True)
+            savepoint = conn.begin_nested()
+            session.execute(
+                text(
+                    "UPDATE layer_versions SET metadata = metadata - 'extent_rd' WHERE id = "
+                    "(SELECT current_version_id FROM layers WHERE slug = 'havenkwartier')"
+                )
+            )
+            scanned = layer_row(session, "havenkwartier", extent=True)
+            savepoint.rollback()
+        conn.rollback()
+    with qengine.connect() as conn:  # the shared database is as it was
+        assert conn.execute(
+            text(
+                "SELECT v.metadata ? 'extent_rd' FROM layers l JOIN layer_versions v ON v.id = l.current_version_id "
+                "WHERE l.slug = 'havenkwartier'"
+            )
+        ).scalar_one()
+    assert (scanned.xmin, scanned.ymin, scanned.xmax, scanned.ymax) == (
+        stored.xmin,
+        stored.ymin,
+        stored.xmax,
+        stored.ymax,
+    )
+    assert 6.55 < stored.xmin < stored.xmax < 6.59

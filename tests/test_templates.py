@@ -30,7 +30,17 @@ FEATURE = {
     "type": "Feature",
     "id": EVIL,
     "geometry": {"type": "Point", "coordinates": [6.56, 52.99]},
-    "properties": {"name": EVIL, "note": EVIL, EVIL: EVIL, "official": False, "count": 0, "empty": None},
+    "properties": {
+        "name": EVIL,
+        "note": EVIL,
+        EVIL: EVIL,
+        "official": False,
+        "count": 0,
+        "empty": None,
+        "share": 0.25,
+        "year": 2026,
+        "codes": ["a", "é"],
+    },
     "links": LINKS,
 }
 COLLECTION = {
@@ -90,7 +100,9 @@ def test_ogc_pages_keep_their_structure() -> None:
     assert f"href='http://t/collections/e/items/{'%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E'}?f=html'" in items
     assert "coördinaten in" in PAGES["items in RD"]() and "coördinaten in" not in items
     item = PAGES["item"]()
-    assert "<dt>official</dt><dd>False</dd>" in item and "<dt>count</dt><dd>0</dd>" in item
+    assert "<dt>official</dt><dd>nee</dd>" in item and "<dt>count</dt><dd>0</dd>" in item  # Dutch, for a reader
+    assert "<dt>share</dt><dd>0,25</dd>" in item and "<dt>year</dt><dd>2026</dd>" in item
+    assert "<dt>codes</dt><dd>[&#34;a&#34;, &#34;é&#34;]</dd>" in item
     assert "<dt>empty</dt><dd></dd>" in item
     collection = PAGES["collection"]()
     assert "6.50000, 52.90000, 6.60000, 53.10000" in collection and f"{ESCAPED}<br>" not in collection

@@ -4,8 +4,9 @@ error page, the quickscan page, /over, /toegankelijkheid and the OGC API HTML vi
 Autoescape is on for ``.html`` (a name from a caller's GeoJSON or a layer file is text, never markup); an
 undefined variable is an error (StrictUndefined), and block tags take their own line's whitespace with them
 (``trim_blocks``, ``lstrip_blocks``). The Dutch number filters of service.core.dutch (``getal``, ``procent``, ...)
-are available to every template, and two of its own: ``text`` (None as nothing) and ``json_data`` (data for a
-``<script type="application/json">`` element). No FastAPI here: routes and domain modules call :func:`render`.
+are available to every template, and three of its own: ``text`` (None as nothing), ``waarde`` (a property value as a
+reader expects it: ja/nee, a decimal comma) and ``json_data`` (data for a ``<script type="application/json">``
+element). No FastAPI here: routes and domain modules call :func:`render`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,20 @@ def text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def waarde(value: Any) -> str:
+    """A feature property for a reader: ``ja``/``nee`` for a boolean, a decimal comma in a fraction (``0,25``),
+    a whole number as it is (codes and years: no thousands dot), a list or object as JSON, None as nothing."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "ja" if value else "nee"
+    if isinstance(value, float):
+        return repr(value).replace(".", ",")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 def json_data(value: Any) -> Markup:
     """``value`` as JSON for a non-executing ``<script type="application/json">`` element: ``<``, ``>`` and ``&``
     are written as ``\\u`` escapes, so nothing in the data can close the element or read as markup."""
@@ -46,6 +61,7 @@ def json_data(value: Any) -> Markup:
 
 
 ENV.filters["text"] = text
+ENV.filters["waarde"] = waarde
 ENV.filters["json_data"] = json_data
 
 

@@ -9,7 +9,8 @@ geometry cannot hold a load for minutes), the savepoint is rolled back and ``val
 features and their reasons exactly as before. A file of valid polygons is checked by GEOS once, not twice,
 and goes over the wire once.
 
-The rows go as text COPY: hex WKB (PostGIS gives it the column's SRID), properties as JSON.
+The rows go as text COPY: hex WKB (PostGIS gives it the column's SRID), properties as JSON. The version's extent
+is stored with it (``metadata.extent_rd``), once.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ COPY_FEATURES = "COPY features (version_id, fid, name, properties, geom) FROM ST
 PARTS_SQL = (
     "INSERT INTO feature_parts (feature_id, version_id, geom) "
     "SELECT id, version_id, (ST_Dump(ST_Subdivide(geom, :n))).geom FROM features WHERE version_id = :v"
+)
+
+# The version's extent, kept with it (service.store.current.extent_sql): /collections and the tile limits then need
+# no scan of a national layer's million rows.
+EXTENT_SQL = (
+    "UPDATE layer_versions SET metadata = coalesce(metadata, '{}'::jsonb) || jsonb_build_object('extent_rd', "
+    "(SELECT jsonb_build_array(ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)) FROM "
+    "(SELECT ST_Extent(geom) e FROM features WHERE version_id = :v) b)) WHERE id = :v"
 )
 
 
@@ -73,6 +82,7 @@ def write_features(
             f"writing {len(prepared.features):,} features took longer than {budget / 1000:g} s", cause=exc
         ) from exc
     session.execute(text(PARTS_SQL), {"v": version_id, "n": MAX_PART_VERTICES})
+    session.execute(text(EXTENT_SQL), {"v": version_id})
 
 
 def _copy(

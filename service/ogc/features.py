@@ -22,7 +22,7 @@ from service.core.errors import BadRequest, NotFound
 from service.ogc import filtering, links
 from service.ogc.queryables import filter_types, parse_properties, parse_sortby, property_types
 from service.ogc.temporal import parse_datetime
-from service.store.current import collections_in_force
+from service.store.current import collections_in_force, extent_sql
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -74,10 +74,10 @@ def parse_bbox(value: str | None, bbox_crs: str | None) -> tuple[float, float, f
 
 
 def layer_row(session: Session, slug: str, *, extent: bool = False) -> Any:
-    """The collection's layer and current version (``as_of`` aware); its CRS84 extent only when asked (a scan)."""
+    """The collection's layer and current version (``as_of`` aware); its CRS84 extent only when asked (stored per
+    version at load; a scan for a version loaded before)."""
     ext = (
-        "LEFT JOIN LATERAL (SELECT ST_Transform(ST_SetSRID(ST_Extent(f.geom), 28992), 4326) e FROM features f "
-        "WHERE f.version_id = v.version_id) x ON true"
+        f"LEFT JOIN LATERAL (SELECT ST_Transform({extent_sql('v.version_id')}, 4326) e) x ON true"
         if extent
         else "LEFT JOIN LATERAL (SELECT NULL::geometry e) x ON true"
     )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from service.core.errors import NotFound
 from service.ogc import tilecache, tms
 from service.ogc.features import CRS84, layer_row
+from service.store.current import extent_sql
 
 MVT_EXTENT = 4096
 MVT_BUFFER = 64
@@ -42,7 +43,7 @@ _VERSION_SQL = text(
     "WHERE v.slug = :s AND v.kind = 'vector'"
 )
 _EXTENT_SQL = text(
-    "WITH e AS (SELECT ST_SetSRID(ST_Extent(geom)::geometry, 28992) g FROM features WHERE version_id = :v), "
+    f"WITH e AS (SELECT {extent_sql(':v')} g), "
     "w AS (SELECT ST_Transform(ST_Segmentize(g, greatest(ST_XMax(g) - ST_XMin(g), ST_YMax(g) - ST_YMin(g)) / 32 "
     "+ 0.001), 3857) g FROM e) "
     "SELECT ST_XMin(e.g), ST_YMin(e.g), ST_XMax(e.g), ST_YMax(e.g), ST_XMin(w.g), ST_YMin(w.g), ST_XMax(w.g), "

@@ -28,6 +28,19 @@ from service.core.settings import Settings, get_settings
 VERSIONS_IN_FORCE = "gc_versions_in_force"
 
 INDICATIVE = "indicatief"
+
+
+def extent_sql(version: str) -> str:
+    """SQL for the extent (a geometry in EPSG:28992) of the vector version whose id is the SQL expression
+    ``version``: the box stored at load (``layer_versions.metadata->'extent_rd'``, see
+    :mod:`service.loading.vectorwrite`), else one scan of its features (a version loaded before it was stored).
+    A version's features never change, so the stored box stays true."""
+    return (
+        "(SELECT coalesce(ST_MakeEnvelope((m->>0)::float8, (m->>1)::float8, (m->>2)::float8, (m->>3)::float8, "
+        "28992), (SELECT ST_SetSRID(ST_Extent(f.geom)::geometry, 28992) FROM features f "
+        f"WHERE f.version_id = {version})) FROM (SELECT metadata->'extent_rd' m FROM layer_versions "
+        f"WHERE id = {version}) s)"
+    )
 OFFICIAL = "officieel"
 
 
