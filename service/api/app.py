@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -162,6 +163,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(DBAPIError)
     async def db_error(request: Request, exc: DBAPIError) -> Response:
         named = from_database_error(exc, timeout_ms=settings.statement_timeout_ms)  # e.g. a GEOS interruption
+        if named is not None:
+            return await domain_error(request, named)
+        log.exception("%s %s: database error", request.method, request.url.path, exc_info=exc)
+        return error_answer(request, 500, "internal database error")
+
+    @app.exception_handler(psycopg.Error)
+    async def raw_db_error(request: Request, exc: psycopg.Error) -> Response:
+        """The same for a statement run on psycopg's own cursor (COPY, pipelines): a timeout is a 504."""
+        named = from_database_error(exc, timeout_ms=settings.statement_timeout_ms)
         if named is not None:
             return await domain_error(request, named)
         log.exception("%s %s: database error", request.method, request.url.path, exc_info=exc)

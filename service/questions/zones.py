@@ -25,6 +25,7 @@ from service.core.schemas import NestedZone, Policy, ZoneRef
 from service.core.settings import Settings, get_settings
 from service.spatial.geo import XY, Location, rd_to_wgs84
 from service.store.current import VERSIONS_IN_FORCE, SourceRef, require_version, source_ref
+from service.store.generic import one_generic
 
 NATURA2000 = "natura2000"
 MUNICIPALITY = "gemeentegrens"
@@ -117,7 +118,7 @@ def zones_at(session: Session, loc: Location, *, settings: Settings | None = Non
         "categories": list(ZONE_CATEGORIES),
         "municipality": MUNICIPALITY,
     }
-    r = session.execute(ZONES_AT_SQL, params).one()
+    r = one_generic(session, ZONES_AT_SQL, params)  # planned once per connection (see service.store.generic)
     zones = [
         Zone(
             layer=slug,

@@ -41,6 +41,8 @@ def extent_sql(version: str) -> str:
         f"WHERE f.version_id = {version})) FROM (SELECT metadata->'extent_rd' m FROM layer_versions "
         f"WHERE id = {version}) s)"
     )
+
+
 OFFICIAL = "officieel"
 
 
