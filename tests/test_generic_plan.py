@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from service.questions.zones import zones_at
 from service.spatial.geo import location
-from service.store.database import make_sessionmaker
+from service.store.database import make_engine, make_sessionmaker
 from service.store.generic import one_generic
 
 HAVENKWARTIER = location(lat=52.9995, lon=6.5725)
@@ -32,17 +32,35 @@ def plans(session) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("autocommit", [True, False], ids=["read session", "transaction"])
-def test_zones_at_is_planned_once_and_the_setting_comes_back(qengine, autocommit: bool) -> None:
-    engine = qengine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else qengine
-    with make_sessionmaker(engine)() as session:
-        answers = [zones_at(session, HAVENKWARTIER) for _ in range(8)]
-        assert {tuple(z.feature_id for z in a.zones) for a in answers} == {
-            tuple(z.feature_id for z in answers[0].zones)
-        }
-        assert "havenkwartier" in {z.layer for z in answers[0].zones}
-        generic, custom = plans(session)
-        assert custom == 0 and generic >= 3, (generic, custom)  # psycopg prepares it after 5 executions
-        assert session.execute(text("SHOW plan_cache_mode")).scalar_one() == "auto"  # other statements: PG's choice
+def test_zones_at_is_planned_once_and_the_setting_comes_back(qsettings, autocommit: bool) -> None:
+    """From ``generic_plan_from_rows`` stored parts (here 0: every store) the generic plan, never a custom one."""
+    settings = qsettings.model_copy(update={"generic_plan_from_rows": 0})
+    engine = make_engine(qsettings)  # fresh connections: pg_prepared_statements counts per connection
+    try:
+        reads = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+        with make_sessionmaker(reads)() as session:
+            answers = [zones_at(session, HAVENKWARTIER, settings=settings) for _ in range(8)]
+            assert len({tuple(z.feature_id for z in a.zones) for a in answers}) == 1
+            assert "havenkwartier" in {z.layer for z in answers[0].zones}
+            generic, custom = plans(session)
+            assert custom == 0 and generic >= 3, (generic, custom)  # psycopg prepares it after 5 executions
+            assert session.execute(text("SHOW plan_cache_mode")).scalar_one() == "auto"  # others: PG's choice
+    finally:
+        engine.dispose()
+
+
+def test_a_small_store_leaves_the_choice_to_postgresql(qsettings) -> None:
+    """Below the threshold (the default layers: a few thousand parts) no SET/RESET per question: PostgreSQL makes
+    its five custom plans and then keeps the generic one by itself."""
+    engine = make_engine(qsettings)
+    try:
+        with make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))() as session:
+            for _ in range(12):  # 5 unprepared (psycopg), then 5 custom plans, then PostgreSQL's generic one
+                zones_at(session, HAVENKWARTIER, settings=qsettings)
+            generic, custom = plans(session)
+            assert custom == 5 and generic == 2, (generic, custom)
+    finally:
+        engine.dispose()
 
 
 def test_the_setting_comes_back_after_an_error(qengine) -> None:

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=10, description="Database connections kept open per worker process")
     pool_pre_ping: bool = Field(default=False, description="Ping each pooled connection before use")
     statement_timeout_ms: int = Field(default=30_000, description="Timeout of every statement (504 past it)")
+    generic_plan_from_rows: int = Field(
+        default=100_000,
+        ge=0,
+        description="From this many stored feature parts, /zones/at runs with PostgreSQL's generic plan "
+        "(service/store/generic.py); below it PostgreSQL chooses, as it does well there",
+    )
     load_statement_timeout_ms: int = Field(
         default=600_000, description="Timeout of each statement of a layer load (its own transaction)"
     )

@@ -25,7 +25,7 @@ from service.core.schemas import NestedZone, Policy, ZoneRef
 from service.core.settings import Settings, get_settings
 from service.spatial.geo import XY, Location, rd_to_wgs84
 from service.store.current import VERSIONS_IN_FORCE, SourceRef, require_version, source_ref
-from service.store.generic import one_generic
+from service.store.generic import large_store, one_generic
 
 NATURA2000 = "natura2000"
 MUNICIPALITY = "gemeentegrens"
@@ -118,7 +118,10 @@ def zones_at(session: Session, loc: Location, *, settings: Settings | None = Non
         "categories": list(ZONE_CATEGORIES),
         "municipality": MUNICIPALITY,
     }
-    r = one_generic(session, ZONES_AT_SQL, params)  # planned once per connection (see service.store.generic)
+    if large_store(session, from_rows=settings.generic_plan_from_rows):  # a national layer: service.store.generic
+        r = one_generic(session, ZONES_AT_SQL, params)
+    else:
+        r = session.execute(ZONES_AT_SQL, params).one()
     zones = [
         Zone(
             layer=slug,
