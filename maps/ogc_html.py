@@ -17,6 +17,7 @@ from urllib.parse import quote
 from maps.overview import basemaps
 from service.core.settings import Settings, get_settings
 from service.core.templates import render
+from service.ogc import features as ogc_features
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 NOTE = "Geometrieën zijn indicatief (handmatig getekend), tenzij een object als officieel is gemarkeerd."
@@ -90,6 +91,7 @@ def items_html(
         show_map=show_map,
         rows=rows,
         paging=paging,
+        meer=ogc_features.MATCH_COUNT_MORE,
     )
 
 

@@ -312,3 +312,21 @@ def test_a_versions_extent_is_stored_at_load_and_scanned_only_without_it(qengine
         stored.ymax,
     )
     assert 6.55 < stored.xmin < stored.xmax < 6.59
+
+
+def test_number_matched_is_counted_up_to_a_bound(client, monkeypatch) -> None:
+    """A national layer has a million matches for a country-wide bbox: they are counted up to MATCH_COUNT_MORE past
+    the page (here 2), beyond that numberMatched is left out (optional in the standard) and paging goes on."""
+    from service.ogc import features
+
+    monkeypatch.setattr(features, "MATCH_COUNT_MORE", 2)
+    first = client.get("/collections/wijkwinkelcentra/items?limit=2").json()  # 5 matches: at least 2 + 2 counted
+    assert "numberMatched" not in first and first["numberReturned"] == 2
+    assert any(link["rel"] == "next" for link in first["links"])
+    later = client.get("/collections/wijkwinkelcentra/items?limit=2&offset=2").json()  # 5 < 2 + 2 + 2: exact
+    assert later["numberMatched"] == 5 and later["numberReturned"] == 2
+    html = client.get("/collections/wijkwinkelcentra/items?limit=2&f=html").text
+    assert "2 objecten op deze pagina; na deze pagina volgen er nog ten minste 2 (niet alle geteld)." in html
+    monkeypatch.undo()
+    whole = client.get("/collections/wijkwinkelcentra/items?limit=2&f=html").text
+    assert "2 van 5 objecten." in whole

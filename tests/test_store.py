@@ -109,6 +109,24 @@ def test_postgis_index_used_for_intersects(empty_db: str) -> None:
     assert "features_geom_gist" in plan
 
 
+def test_sessions_run_without_jit(empty_db: str) -> None:
+    """Our statements are short; with a national layer many plans cost past jit_above_cost and PostgreSQL compiled
+    each one again (10-15 ms a statement; /collections took 0.5-0.7 s). The server's default stays on (psql shows
+    it); our connections turn it off."""
+    init_database(empty_db)
+    engine = make_engine(Settings(_env_file=None, database_url=empty_db))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW jit")).scalar_one() == "off"
+            assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "30s"
+            plan = "\n".join(
+                conn.execute(text("EXPLAIN SELECT count(*) FROM generate_series(1, 100000000) g")).scalars()
+            )
+            assert "JIT" not in plan
+    finally:
+        engine.dispose()
+
+
 def test_head_revision_constant_matches_migrations() -> None:
     from alembic.script import ScriptDirectory
 
