@@ -236,6 +236,27 @@ def test_tiles_come_from_the_cache_and_a_new_version_is_a_new_key(
     assert names(client.get(f"{HK}/{RD}/13/{row}/{col}").content) == ["uit de cache"]  # rolled back: the old key
 
 
+def test_a_warm_tile_is_answered_without_the_database(
+    client: TestClient, hk_point: tuple[float, float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached tile of a version known in the last VERSION_TTL_S is read on the event loop: no query, no worker
+    thread (warm tiles at 0.72-0.82x of a constant endpoint went through both)."""
+    row, col = rd_tile(*hk_point, 12)
+    first = client.get(f"{HK}/{RD}/12/{row}/{col}")
+    assert first.status_code == 200 and names(first.content) == ["Havenkwartier"]
+
+    def no_database(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a warm tile went to the database")
+
+    monkeypatch.setattr(tiles, "tile", no_database)
+    again = client.get(f"{HK}/{RD}/12/{row}/{col}")
+    assert (
+        again.status_code == 200 and again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    )
+    time.sleep(tiles.VERSION_TTL_S + 0.1)  # the version is then looked up again, in a worker thread
+    assert client.get(f"{HK}/{RD}/12/{row}/{col}").status_code == 500
+
+
 def test_cache_eviction_by_age(tmp_path: Path) -> None:
     import os
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import SessionDep, SettingsDep
 from service.api.ogc_common import COMMON, ONE, base_url, check_params, json_response
@@ -61,7 +62,7 @@ def tileset(request: Request, session: SessionDep, slug: str, tileMatrixSetId: T
     response_class=Response,
     responses=MVT,
 )
-def tile(
+async def tile(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -71,17 +72,28 @@ def tile(
     tileRow: Row,
     tileCol: Col,
 ) -> Response:
+    """A cached tile of a known version is answered on the event loop (no query, no worker thread); every other
+    tile is built (or its version looked up) in a worker thread."""
     check_params(request, set())
-    data, version = tiles.tile(
-        session,
-        slug,
-        tms_id=tileMatrixSetId,
-        level=tileMatrix,
-        row=tileRow,
-        col=tileCol,
-        cache_dir=settings.data_dir / "tiles" if settings.tile_cache_mb > 0 else None,
-        cache_bytes=settings.tile_cache_mb * 1024 * 1024,
-    )
+    cache_dir = settings.data_dir / "tiles" if settings.tile_cache_mb > 0 else None
+    tms_id, level, row, col = tileMatrixSetId, tileMatrix, tileRow, tileCol
+    found = None
+    if cache_dir is not None:
+        found = tiles.warm_tile(session, slug, tms_id=tms_id, level=level, row=row, col=col, cache_dir=cache_dir)
+    if found is None:
+        found = await run_in_threadpool(
+            lambda: tiles.tile(
+                session,
+                slug,
+                tms_id=tms_id,
+                level=level,
+                row=row,
+                col=col,
+                cache_dir=cache_dir,
+                cache_bytes=settings.tile_cache_mb * 1024 * 1024,
+            )
+        )
+    data, version = found
     etag = f'"{slug}-v{version.id}-{tileMatrixSetId}-{tileMatrix}-{tileRow}-{tileCol}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
