@@ -161,17 +161,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return error_answer(request, 500, "internal database error")
 
     @app.exception_handler(DBAPIError)
-    async def db_error(request: Request, exc: DBAPIError) -> Response:
+    @app.exception_handler(psycopg.Error)  # a statement on psycopg's own cursor (COPY, a pipeline)
+    async def db_error(request: Request, exc: Exception) -> Response:
         named = from_database_error(exc, timeout_ms=settings.statement_timeout_ms)  # e.g. a GEOS interruption
-        if named is not None:
-            return await domain_error(request, named)
-        log.exception("%s %s: database error", request.method, request.url.path, exc_info=exc)
-        return error_answer(request, 500, "internal database error")
-
-    @app.exception_handler(psycopg.Error)
-    async def raw_db_error(request: Request, exc: psycopg.Error) -> Response:
-        """The same for a statement run on psycopg's own cursor (COPY, pipelines): a timeout is a 504."""
-        named = from_database_error(exc, timeout_ms=settings.statement_timeout_ms)
         if named is not None:
             return await domain_error(request, named)
         log.exception("%s %s: database error", request.method, request.url.path, exc_info=exc)

@@ -25,7 +25,10 @@ RD_EPSG = 28992
 # The area of use of EPSG:28992 (the Netherlands, with a margin), in RD metres.
 RD_BOUNDS = (-7_000.0, 289_000.0, 300_000.0, 629_000.0)
 MAX_REASONS = 10
-ONE_POLYGON_MULTI = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"  # little-endian WKB: MultiPolygon of 1 polygon
+# Little-endian 2D WKB heads: a MultiPolygon's is its type and count before its polygons' own WKB.
+_POLYGON_HEAD = b"\x01\x03\x00\x00\x00"
+_MULTIPOLYGON_HEADS = (b"\x01\x06\x00\x00\x00", b"\x00\x00\x00\x00\x06")
+_ONE_POLYGON_MULTI = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"
 
 
 @dataclass
@@ -57,6 +60,21 @@ class PreparedVector:
 
 # PDOK Natura 2000 (and similar) field names -> ours
 FIELD_ALIASES = {"name": ("naamN2K", "naam_n2k", "naam", "NAAM"), "site_number": ("nr", "NR", "sitenummer")}
+
+
+def multipolygon_wkb(wkb: bytes) -> bytes:
+    """2D WKB of a MultiPolygon (what ``features.geom`` holds) from a Polygon's or a MultiPolygon's WKB: a
+    little-endian Polygon by a prefix (no parsing), anything else through shapely."""
+    if wkb[:5] in _MULTIPOLYGON_HEADS:
+        return wkb
+    if wkb[:5] == _POLYGON_HEAD:
+        return _ONE_POLYGON_MULTI + wkb
+    import shapely
+
+    geom = shapely.from_wkb(wkb)
+    if geom.geom_type == "Polygon":
+        geom = shapely.MultiPolygon([geom])
+    return bytes(shapely.to_wkb(geom, byte_order=1, output_dimension=2))
 
 
 def file_sha256(path: Path) -> str:
@@ -199,12 +217,11 @@ def prepare_frame(
         from service.core.errors import LoadCancelled
 
         raise LoadCancelled("the load was stopped before it was written; nothing changed")
-    # A MultiPolygon's WKB is its header and count before its polygons' WKB: a polygon becomes one by a prefix.
     if shapely.has_z(geoms).any():  # heights are not part of a zone: RD x/y are stored (a 3D export loads)
         geoms = shapely.force_2d(geoms)
     wkbs = shapely.to_wkb(geoms, byte_order=1, output_dimension=2).tolist()
     for i in np.flatnonzero(type_id == 3).tolist():
-        wkbs[i] = ONE_POLYGON_MULTI + wkbs[i]
+        wkbs[i] = multipolygon_wkb(wkbs[i])
     areas = shapely.area(geoms).tolist()
     seen: set[str] = set()
     ids = columns[id_field] if id_field else None

@@ -20,14 +20,13 @@ import logging
 from typing import Any
 
 import psycopg
-import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.core.errors import LayerLoadError, QueryTimeout, from_database_error
 from service.core.settings import Settings, get_settings
-from service.loading.vectorload import PreparedVector, validate_prepared
-from service.spatial.validation import validation_budget_ms
+from service.loading.vectorload import PreparedVector, multipolygon_wkb, validate_prepared
+from service.spatial.validation import statement_budget, validation_budget_ms
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +60,11 @@ def write_features(
     :class:`~service.core.errors.GeometryTooComplex` for a geometry past its validation budget, and
     :class:`QueryTimeout` when valid rows could not be written within the budget."""
     settings = settings or get_settings()
-    vertices = sum(len(f.wkb) for f in prepared.features) // 16
-    budget = 2 * validation_budget_ms(vertices, settings=settings)
+    budget = 2 * validation_budget_ms([f.wkb for f in prepared.features], settings=settings)
     try:
-        with session.begin_nested():
-            _copy(session, version_id=version_id, prepared=prepared, defaults=defaults or {}, budget_ms=budget)
+        # A savepoint with the shorter timeout; a failure rolls both back and leaves the load's transaction usable.
+        with statement_budget(session, budget):
+            _copy(session, version_id=version_id, prepared=prepared, defaults=defaults or {})
     except psycopg.errors.CheckViolation as exc:
         if prepared.validated:
             raise
@@ -85,35 +84,11 @@ def write_features(
     session.execute(text(EXTENT_SQL), {"v": version_id})
 
 
-def _copy(
-    session: Session, *, version_id: int, prepared: PreparedVector, defaults: dict[str, Any], budget_ms: int
-) -> None:
-    """One COPY of every feature under ``min(budget_ms, the load's statement_timeout)``."""
-    before = session.execute(
-        text(
-            "SELECT cur, set_config('statement_timeout', CAST(CASE WHEN cur > 0 AND cur < :ms THEN cur ELSE :ms END "
-            "AS text), true) FROM (SELECT CAST(setting AS integer) AS cur FROM pg_settings "
-            "WHERE name = 'statement_timeout') s"
-        ),
-        {"ms": budget_ms},
-    ).scalar_one()
+def _copy(session: Session, *, version_id: int, prepared: PreparedVector, defaults: dict[str, Any]) -> None:
+    """One COPY of every feature, on the session's own connection."""
     raw = session.connection().connection.driver_connection
     dumps = json.dumps
     with raw.cursor() as cur, cur.copy(COPY_FEATURES) as copy:  # type: ignore[union-attr]
         for f in prepared.features:
             props = {**defaults, **{k: v for k, v in f.properties.items() if v is not None}}
-            copy.write_row((version_id, f.fid, f.name, dumps(props), _multi_hex(f.wkb)))
-    session.execute(text("SELECT set_config('statement_timeout', :t, true)"), {"t": str(before)})
-
-
-_MULTIPOLYGON_HEADS = (b"\x01\x06\x00\x00\x00", b"\x00\x00\x00\x00\x06")  # plain 2D WKB, either byte order
-
-
-def _multi_hex(wkb: bytes) -> str:
-    """Hex WKB of a MultiPolygon (what ``features.geom`` holds) from a Polygon's or a MultiPolygon's WKB."""
-    if wkb[:5] in _MULTIPOLYGON_HEADS:
-        return wkb.hex()
-    geom = shapely.from_wkb(wkb)
-    if geom.geom_type == "Polygon":
-        geom = shapely.MultiPolygon([geom])
-    return str(shapely.to_wkb(geom, hex=True))
+            copy.write_row((version_id, f.fid, f.name, dumps(props), multipolygon_wkb(f.wkb).hex()))

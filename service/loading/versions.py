@@ -132,7 +132,7 @@ def diff_with_current(session: Session, slug: str, prepared: PreparedVector) -> 
         {"s": slug},
     ).all()
     old = {r[0]: bytes(r[1]) for r in rows}
-    new = {f.fid: f.wkb for f in prepared.features} if old else dict.fromkeys(f.fid for f in prepared.features)
+    new = {f.fid: f.wkb for f in prepared.features}
     both = sorted(new.keys() & old.keys())
     same = shapely.equals_exact(
         shapely.from_wkb([new[k] for k in both]), shapely.from_wkb([old[k] for k in both]), 0.01

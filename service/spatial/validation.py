@@ -218,10 +218,10 @@ def _count(wkb: bytes) -> int:
     return int(shapely.get_num_coordinates(shapely.from_wkb(wkb)))
 
 
-def validation_budget_ms(vertices: int, *, settings: Settings | None = None) -> int:
-    """The time budget to validate ``vertices`` vertices: one request geometry's per ``max_vertices`` vertices
-    (what :func:`validate_many` gives each batch; a load's write of checked rows uses it too)."""
-    return _scaled(settings or get_settings(), vertices)
+def validation_budget_ms(wkbs: Sequence[bytes], *, settings: Settings | None = None) -> int:
+    """The time budget to validate the geometries ``wkbs``: one request geometry's per ``max_vertices`` vertices
+    (what :func:`validate_many` gives each batch; a load's write of rows checked by the table uses it too)."""
+    return _scaled(settings or get_settings(), sum(_estimate(w) for w in wkbs))
 
 
 def _scaled(settings: Settings, vertices: int) -> int:
@@ -250,7 +250,7 @@ def _run(session: Session, wkbs: list[bytes], *, repair: bool, budget_ms: int, f
     started = time.monotonic()
     effective = [budget_ms]  # what the statement really ran under (the session's own timeout may be shorter)
     try:
-        with _statement_budget(session, budget_ms) as ms:
+        with statement_budget(session, budget_ms) as ms:
             effective[0] = ms
             rows = session.execute(text(VALIDITY_SQL), {"wkbs": wkbs, "repair": repair}).all()
     except DBAPIError as exc:
@@ -279,7 +279,7 @@ def _run(session: Session, wkbs: list[bytes], *, repair: bool, budget_ms: int, f
 
 
 @contextmanager
-def _statement_budget(session: Session, budget_ms: int) -> Iterator[int]:
+def statement_budget(session: Session, budget_ms: int) -> Iterator[int]:
     """Run the enclosed statement under ``statement_timeout = min(budget_ms, the session's own)``."""
     conn = session.connection()
     autocommit = bool(getattr(conn.connection.driver_connection, "autocommit", False))
